@@ -1,0 +1,288 @@
+"""The ``HardwareProfile`` schema: one validated model for every shipped or user device.
+
+A profile is a YAML file. Every number in it carries its provenance (``source``), and
+validation happens once, at load; errors name the file and the field path.
+
+Layout (see ``docs/profiles.md`` for the full reference)::
+
+    schema_version: 1
+    name: a100
+    device: A100-SXM4-80GB
+    specs:                      # datasheet facts, each {value, unit, source}
+      memory_bandwidth_gbps: {value: 2039, unit: GB/s, source: "..."}
+    models:
+      resnet50:
+        latency:                # latency(batch) of one device, ns
+          kind: table
+          points:
+            - {batch: 1, latency_ns: 453428, source: "..."}
+        noise:                  # multiplicative service-time noise
+          kind: quantiles
+          points: [[0.0, 0.983], [0.5, 1.0], [1.0, 1.05]]
+          source: "..."
+        scenarios:              # the submitter's harness settings per scenario
+          Server:
+            batching: {kind: dynamic, max_batch: 128, timeout_us: 4000}
+            settings: {server_target_qps: 30000}
+            source: "..."
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Sourced",
+    "LatencyPoint",
+    "TableLatencyModel",
+    "NoNoise",
+    "LognormalNoise",
+    "QuantileNoise",
+    "NoBatching",
+    "DynamicBatching",
+    "ScenarioHarness",
+    "CalibrationTarget",
+    "ModelProfile",
+    "HardwareProfile",
+    "SCENARIO_NAMES",
+]
+
+SCENARIO_NAMES = ("SingleStream", "MultiStream", "Server", "Offline")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(_Strict):
+    """A number with its unit and the source it was taken from."""
+
+    value: float
+    unit: str = ""
+    source: str = Field(min_length=1)
+    note: str | None = None
+
+
+class LatencyPoint(_Strict):
+    """Median service time of one batch of ``batch`` samples on one device, in ns."""
+
+    batch: int = Field(ge=1)
+    latency_ns: float = Field(gt=0)
+    source: str = Field(min_length=1)
+    note: str | None = None
+
+
+class TableLatencyModel(_Strict):
+    """``latency(batch)`` by piecewise-linear interpolation between measured batch sizes.
+
+    Below the smallest tabulated batch the first point's latency applies; above the largest,
+    the line through the last two points is extended (the per-sample slope of the largest
+    batches), or the single point is scaled proportionally when only one point exists.
+    """
+
+    kind: Literal["table"] = "table"
+    points: list[LatencyPoint] = Field(min_length=1)
+
+    @field_validator("points")
+    @classmethod
+    def _increasing(cls, points: list[LatencyPoint]) -> list[LatencyPoint]:
+        batches = [p.batch for p in points]
+        if batches != sorted(set(batches)):
+            raise ValueError(f"batch sizes must be strictly increasing, got {batches}")
+        return points
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(batch, latency_ns)`` as float64 arrays for the simulator kernels."""
+        return (
+            np.array([p.batch for p in self.points], dtype=np.float64),
+            np.array([p.latency_ns for p in self.points], dtype=np.float64),
+        )
+
+    def latency_ns(self, batch: int | np.ndarray) -> float | np.ndarray:
+        """Median latency of a batch, ns (see class docstring for the interpolation rule)."""
+        from simbench.sim.kernels import interp_latency_ns
+
+        xs, ys = self.arrays()
+        if np.ndim(batch) == 0:
+            return float(interp_latency_ns(xs, ys, int(batch)))
+        return np.array([interp_latency_ns(xs, ys, int(b)) for b in np.asarray(batch)])
+
+
+class NoNoise(_Strict):
+    """Deterministic service times (multiplier 1)."""
+
+    kind: Literal["none"] = "none"
+
+    @property
+    def mean(self) -> float:
+        return 1.0
+
+    def multipliers(self, uniforms: np.ndarray) -> np.ndarray:
+        return np.ones_like(uniforms)
+
+
+class LognormalNoise(_Strict):
+    """Lognormal multiplier with median 1: ``exp(sigma * Z)``, Z standard normal."""
+
+    kind: Literal["lognormal"] = "lognormal"
+    sigma: float = Field(ge=0, le=3)
+    source: str = Field(min_length=1)
+
+    @property
+    def mean(self) -> float:
+        return math.exp(self.sigma**2 / 2)
+
+    def multipliers(self, uniforms: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri
+
+        return np.exp(self.sigma * ndtri(np.clip(uniforms, 1e-12, 1 - 1e-12)))
+
+
+class QuantileNoise(_Strict):
+    """Empirical multiplier law given by its quantile function at a few probabilities.
+
+    ``points`` are ``[probability, multiplier]`` pairs; the first probability must be 0 and
+    the last 1, both strictly increasing, multipliers non-decreasing and positive. A draw is
+    the quantile function (linear between points) at a uniform variate, so the published
+    percentiles that define the points are reproduced exactly.
+    """
+
+    kind: Literal["quantiles"] = "quantiles"
+    points: list[tuple[float, float]] = Field(min_length=2)
+    source: str = Field(min_length=1)
+
+    @field_validator("points")
+    @classmethod
+    def _valid_quantiles(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        probs = [p for p, _ in points]
+        mults = [m for _, m in points]
+        if probs[0] != 0.0 or probs[-1] != 1.0:
+            raise ValueError(f"probabilities must start at 0 and end at 1, got {probs}")
+        if any(b <= a for a, b in zip(probs, probs[1:])):
+            raise ValueError(f"probabilities must be strictly increasing, got {probs}")
+        if any(m <= 0 for m in mults) or any(b < a for a, b in zip(mults, mults[1:])):
+            raise ValueError(f"multipliers must be positive and non-decreasing, got {mults}")
+        return points
+
+    @property
+    def mean(self) -> float:
+        probs = np.array([p for p, _ in self.points])
+        mults = np.array([m for _, m in self.points])
+        return float(np.sum(np.diff(probs) * (mults[1:] + mults[:-1]) / 2))
+
+    def multipliers(self, uniforms: np.ndarray) -> np.ndarray:
+        probs = np.array([p for p, _ in self.points])
+        mults = np.array([m for _, m in self.points])
+        return np.interp(uniforms, probs, mults)
+
+
+NoiseModel = Annotated[Union[NoNoise, LognormalNoise, QuantileNoise], Field(discriminator="kind")]
+
+
+class NoBatching(_Strict):
+    """Each sample is its own batch of one, served in arrival order."""
+
+    kind: Literal["none"] = "none"
+
+    @property
+    def max_batch(self) -> int:
+        return 1
+
+    @property
+    def timeout_us(self) -> float:
+        return 0.0
+
+
+class DynamicBatching(_Strict):
+    """Dynamic batching as in Triton's ``max_queue_delay`` or NVIDIA's MLPerf harness.
+
+    When a device is free, it takes ``max_batch`` queued samples at once if that many are
+    waiting; otherwise it waits until either ``max_batch`` are queued or the oldest queued
+    sample has waited ``timeout_us``, then takes all queued samples (at most ``max_batch``).
+    """
+
+    kind: Literal["dynamic"] = "dynamic"
+    max_batch: int = Field(ge=1, le=1_000_000)
+    timeout_us: float = Field(ge=0, le=60_000_000)
+
+
+BatchingPolicy = Annotated[Union[NoBatching, DynamicBatching], Field(discriminator="kind")]
+
+
+class ScenarioHarness(_Strict):
+    """How the submitter's harness ran one scenario: batching and TestSettings values.
+
+    ``settings`` keys are ``TestSettings`` field names (e.g. ``offline_expected_qps``); they
+    are applied like a ``user.conf`` below any conf file or command-line flag.
+    """
+
+    batching: BatchingPolicy = Field(default_factory=NoBatching)
+    replicas: int = Field(default=1, ge=1, le=4096)
+    settings: dict[str, float] = Field(default_factory=dict)
+    source: str = Field(min_length=1)
+
+
+class CalibrationTarget(_Strict):
+    """A published figure the profile is calibrated to reproduce."""
+
+    scenario: Literal["SingleStream", "MultiStream", "Server", "Offline"]
+    metric: str = Field(min_length=1)
+    value: float
+    unit: str
+    tolerance: float = Field(gt=0, le=1, description="relative tolerance, e.g. 0.05")
+    source: str = Field(min_length=1)
+
+
+class ModelProfile(_Strict):
+    """One model on one device: latency(batch), its noise, and per-scenario harness settings."""
+
+    description: str = ""
+    precision: str = ""
+    framework: str = ""
+    latency: TableLatencyModel
+    noise: NoiseModel = Field(default_factory=NoNoise)
+    scenarios: dict[str, ScenarioHarness] = Field(default_factory=dict)
+    calibration: list[CalibrationTarget] = Field(default_factory=list)
+
+    @field_validator("scenarios")
+    @classmethod
+    def _known_scenarios(cls, scenarios: dict[str, ScenarioHarness]) -> dict[str, ScenarioHarness]:
+        for name in scenarios:
+            if name not in SCENARIO_NAMES:
+                raise ValueError(f"unknown scenario {name!r}; expected one of {SCENARIO_NAMES}")
+        return scenarios
+
+
+class HardwareProfile(_Strict):
+    """A device: datasheet specs, optional clocks/power/price, and per-model latency models.
+
+    Validated at construction; see ``simbench.profiles.load_profile`` for reading YAML with
+    errors that name the file and the field.
+    """
+
+    schema_version: Literal[1] = 1
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    device: str = Field(min_length=1)
+    description: str = ""
+    specs: dict[str, Sourced] = Field(default_factory=dict)
+    clock_states_mhz: list[Sourced] = Field(default_factory=list)
+    power_limit_w: Sourced | None = None
+    idle_power_w: Sourced | None = None
+    price_per_hour_usd: Sourced | None = None
+    models: dict[str, ModelProfile] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _model_names(self) -> "HardwareProfile":
+        for name in self.models:
+            if not name or any(c.isspace() for c in name):
+                raise ValueError(f"model name {name!r} must be non-empty without spaces")
+        return self
+
+    @property
+    def default_model(self) -> str:
+        """The first model listed in the profile (the CLI's default ``--model``)."""
+        return next(iter(self.models))
