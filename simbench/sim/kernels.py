@@ -43,3 +43,36 @@ def service_time_ns(batch_points, latency_points_ns, batch, multiplier):
     if v < 1:
         return np.int64(1)
     return v
+
+
+NOISE_NONE = 0
+NOISE_QUANTILES = 1
+NOISE_LOGNORMAL = 2
+
+
+@njit(cache=True)
+def draw_multiplier(rng, noise_kind, sigma, probs, mults):
+    """Draw one service-time multiplier from the seeded ``numpy.random.Generator`` ``rng``.
+
+    ``noise_kind``: 0 none (no draw), 1 empirical quantile function (one uniform, linear
+    interpolation in ``probs``/``mults``), 2 lognormal with median 1 (one standard normal).
+    Called once per batch in dispatch order by both engines, so they consume the same stream.
+    """
+    if noise_kind == 1:
+        return np.interp(rng.random(), probs, mults)
+    if noise_kind == 2:
+        return np.exp(sigma * rng.standard_normal())
+    return 1.0
+
+
+def noise_kernel_args(noise) -> tuple[int, float, np.ndarray, np.ndarray]:
+    """``(kind, sigma, probs, mults)`` for ``draw_multiplier`` from a profile noise model."""
+    kind = getattr(noise, "kind", "none")
+    empty = np.zeros(1, dtype=np.float64)
+    if kind == "quantiles":
+        probs = np.array([p for p, _ in noise.points], dtype=np.float64)
+        mults = np.array([m for _, m in noise.points], dtype=np.float64)
+        return NOISE_QUANTILES, 0.0, probs, mults
+    if kind == "lognormal":
+        return NOISE_LOGNORMAL, float(noise.sigma), empty, empty
+    return NOISE_NONE, 0.0, empty, empty

@@ -1,0 +1,645 @@
+"""Scenarios, ``TestSettings`` (requested) and ``EffectiveSettings`` (resolved), conf files.
+
+This module mirrors MLPerf LoadGen's ``test_settings.h`` / ``test_settings_internal.cc``:
+
+* ``TestSettings`` holds what the user asked for, with LoadGen's field names, units and
+  defaults (``min_duration_ms = 10000``, ``min_query_count = 100``, ...).
+* ``resolve(settings, ...)`` is the one place where scenario rules turn requested settings
+  into ``EffectiveSettings`` (LoadGen's ``TestSettingsInternal``, logged as ``effective_*``).
+* ``read_conf`` / ``apply_conf`` read ``mlperf.conf`` / ``user.conf`` syntax with LoadGen's
+  lookup order; ``official_settings`` loads the shipped per-model ``mlperf.conf``.
+
+References
+----------
+mlcommons/inference ``loadgen/test_settings.h``, ``test_settings_internal.cc`` (v6.0.17),
+summarised in ``shared/reference/loadgen.md`` §1-2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from simbench.errors import ConfError
+
+__all__ = [
+    "Scenario",
+    "TestMode",
+    "TestSettings",
+    "EffectiveSettings",
+    "ConfEntry",
+    "read_conf",
+    "parse_conf",
+    "apply_conf",
+    "official_settings",
+    "conf_model_name",
+    "resolve",
+    "OFFICIAL_CONF_NAME",
+]
+
+OFFICIAL_CONF_NAME = "mlperf.conf"
+
+
+class Scenario(str, enum.Enum):
+    """LoadGen's four scenarios. Each value's rule is what LoadGen implements.
+
+    * ``SingleStream``: one sample per query; the next query is issued when the previous one
+      completes. Metric: 90th-percentile latency (early-stopping estimate).
+    * ``MultiStream``: ``samples_per_query`` (8) contiguous samples per query, issued on
+      completion of the previous query. Metric: 99th-percentile per-query latency.
+    * ``Server``: one sample per query, Poisson arrivals at ``server_target_qps``; latency is
+      measured from the *scheduled* time. Metric: QPS, valid only if the 99th percentile is
+      within ``server_target_latency_ns`` and early stopping passes.
+    * ``Offline``: one query holding every sample, issued at the start. Metric: samples/s.
+    """
+
+    SingleStream = "SingleStream"
+    MultiStream = "MultiStream"
+    Server = "Server"
+    Offline = "Offline"
+
+    @classmethod
+    def parse(cls, text: str) -> "Scenario":
+        """Case-insensitive lookup (``'server'``, ``'single-stream'`` ...); ValueError if unknown."""
+        key = re.sub(r"[^a-z]", "", str(text).lower())
+        for s in cls:
+            if s.value.lower() == key:
+                return s
+        raise ValueError(
+            f"scenario: unknown value {text!r}; expected one of "
+            + ", ".join(s.value for s in cls)
+        )
+
+
+class TestMode(int, enum.Enum):
+    """LoadGen's test modes (``mode`` key of mlperf.conf).
+
+    * ``SubmissionRun`` (0): accuracy run, then performance run.
+    * ``AccuracyOnly`` (1): every sample once, responses logged.
+    * ``PerformanceOnly`` (2, default): timed run on the performance sample set.
+    * ``FindPeakPerformance`` (3): Server only; search the highest ``server_target_qps`` whose
+      run meets the latency constraint (not early stopping).
+    """
+
+    __test__ = False  # not a pytest class
+
+    SubmissionRun = 0
+    AccuracyOnly = 1
+    PerformanceOnly = 2
+    FindPeakPerformance = 3
+
+
+@dataclass(frozen=True)
+class TestSettings:
+    """Requested settings, LoadGen's ``TestSettings`` field for field (names, units, defaults).
+
+    Construct directly, or start from ``official_settings(model, scenario)`` and override
+    with ``dataclasses.replace``. Validated at construction.
+
+    Raises
+    ------
+    ValueError
+        A field outside its valid range; the message names the field.
+    """
+
+    __test__ = False  # not a pytest class
+
+    scenario: Scenario = Scenario.SingleStream
+    mode: TestMode = TestMode.PerformanceOnly
+    single_stream_expected_latency_ns: int = 1_000_000
+    single_stream_target_latency_percentile: float = 0.90
+    multi_stream_expected_latency_ns: int = 8_000_000
+    multi_stream_target_latency_percentile: float = 0.99
+    multi_stream_samples_per_query: int = 8
+    server_target_qps: float = 1.0
+    server_target_latency_ns: int = 100_000_000
+    server_target_latency_percentile: float = 0.99
+    server_coalesce_queries: bool = False
+    server_find_peak_qps_decimals_of_precision: int = 1
+    server_find_peak_qps_boundary_step_size: float = 1.0
+    server_max_async_queries: int = 0
+    server_num_issue_query_threads: int = 0
+    offline_expected_qps: float = 1.0
+    sample_concatenate_permutation: bool = False
+    min_duration_ms: int = 10_000
+    max_duration_ms: int = 0
+    min_query_count: int = 100
+    max_query_count: int = 0
+    qsl_rng_seed: int = 0
+    sample_index_rng_seed: int = 0
+    schedule_rng_seed: int = 0
+    accuracy_log_rng_seed: int = 0
+    accuracy_log_probability: float = 0.0
+    accuracy_log_sampling_target: int = 0
+    print_timestamps: bool = False
+    performance_issue_unique: bool = False
+    performance_issue_same: bool = False
+    performance_issue_same_index: int = 0
+    performance_sample_count_override: int = 0
+    accuracy_sample_count_override: int = 0
+    use_token_latencies: bool = False
+    server_ttft_latency: int = 100_000_000
+    server_tpot_latency: int = 100_000_000
+    infer_token_latencies: bool = False
+    token_latency_scaling_factor: int = 0
+    test05: bool = False
+    test05_qsl_rng_seed: int = 0
+    test05_sample_index_rng_seed: int = 0
+    test05_schedule_rng_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scenario, Scenario):
+            object.__setattr__(self, "scenario", Scenario.parse(self.scenario))
+        if not isinstance(self.mode, TestMode):
+            try:
+                object.__setattr__(self, "mode", TestMode(int(self.mode)))
+            except ValueError:
+                raise ValueError(f"mode: expected 0..3, got {self.mode!r}") from None
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("int", int) and not isinstance(v, bool):
+                if not isinstance(v, int) or v < 0:
+                    raise ValueError(f"{f.name}: expected an integer >= 0, got {v!r}")
+            if f.type in ("float", float):
+                if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+                    raise ValueError(f"{f.name}: expected a finite number, got {v!r}")
+        for name in (
+            "single_stream_target_latency_percentile",
+            "multi_stream_target_latency_percentile",
+            "server_target_latency_percentile",
+        ):
+            p = getattr(self, name)
+            if not 0.0 < p < 1.0:
+                raise ValueError(f"{name}: expected a fraction in (0, 1), got {p!r}")
+        for name in ("single_stream_expected_latency_ns", "multi_stream_expected_latency_ns"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: expected > 0 ns, got {getattr(self, name)!r}")
+        for name in ("server_target_qps", "offline_expected_qps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: expected > 0 queries/s, got {getattr(self, name)!r}")
+        if self.multi_stream_samples_per_query < 1:
+            raise ValueError("multi_stream_samples_per_query: expected >= 1")
+        if not 0.0 <= self.accuracy_log_probability <= 1.0:
+            raise ValueError("accuracy_log_probability: expected a fraction in [0, 1]")
+        if self.server_find_peak_qps_boundary_step_size <= 0:
+            raise ValueError("server_find_peak_qps_boundary_step_size: expected > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (enums as their names), for trace metadata and logs."""
+        d = dataclasses.asdict(self)
+        d["scenario"] = self.scenario.value
+        d["mode"] = self.mode.name
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TestSettings":
+        """Inverse of ``to_dict``; unknown keys raise ValueError naming them."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TestSettings fields: {sorted(unknown)}")
+        d = dict(d)
+        if "mode" in d and isinstance(d["mode"], str):
+            d["mode"] = TestMode[d["mode"]]
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    """What LoadGen actually runs with (``TestSettingsInternal``; the ``effective_*`` log keys).
+
+    Produced only by ``resolve``. Times in ns or ms as named; ``target_qps`` in queries/s.
+    """
+
+    scenario: Scenario
+    mode: TestMode
+    samples_per_query: int
+    target_qps: float
+    target_latency_ns: int
+    target_latency_percentile: float
+    max_async_queries: int
+    target_duration_ms: int
+    min_duration_ms: int
+    max_duration_ms: int
+    min_query_count: int
+    max_query_count: int
+    min_sample_count: int
+    qsl_rng_seed: int
+    sample_index_rng_seed: int
+    schedule_rng_seed: int
+    accuracy_log_rng_seed: int
+    accuracy_log_probability: float
+    accuracy_log_sampling_target: int
+    print_timestamps: bool
+    performance_issue_unique: bool
+    performance_issue_same: bool
+    performance_issue_same_index: int
+    performance_sample_count: int
+    accuracy_sample_count: int
+    sample_concatenate_permutation: bool
+    server_coalesce_queries: bool = False
+    server_find_peak_qps_decimals_of_precision: int = 1
+    server_find_peak_qps_boundary_step_size: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["scenario"] = self.scenario.value
+        d["mode"] = self.mode.name
+        return d
+
+
+def resolve(
+    settings: TestSettings,
+    qsl_total_count: int,
+    qsl_performance_count: int,
+) -> EffectiveSettings:
+    """Turn requested ``TestSettings`` into ``EffectiveSettings`` by LoadGen's scenario rules.
+
+    Parameters
+    ----------
+    settings : TestSettings
+        The requested settings.
+    qsl_total_count : int
+        Samples in the whole data set (>= 1); the default ``accuracy_sample_count``.
+    qsl_performance_count : int
+        Samples the QSL can hold for the performance run (>= 1); used unless
+        ``performance_sample_count_override`` is non-zero.
+
+    Returns
+    -------
+    EffectiveSettings
+
+    Raises
+    ------
+    ValueError
+        If a QSL count is < 1, naming it.
+
+    Notes
+    -----
+    From ``test_settings_internal.cc``:
+
+    ============  ======================  =================  ========================
+    scenario      target_qps              max_async_queries  target_latency_ns
+    ============  ======================  =================  ========================
+    SingleStream  1e9 / expected_latency  1                  0
+    MultiStream   1e9 / expected_latency  1                  0
+    Server        server_target_qps       server_max_async   server_target_latency_ns
+    Offline       offline_expected_qps    1                  0
+    ============  ======================  =================  ========================
+
+    ``target_duration = min_duration`` except Offline (0). Offline's one query holds
+    ``max(min_query_count, floor(1.1 * min_duration_s * offline_expected_qps))`` samples
+    (``performance_sample_count`` under ``performance_issue_unique``), after which
+    ``min_query_count = 1``. ``min_sample_count = min_query_count * samples_per_query``.
+    """
+    if qsl_total_count < 1:
+        raise ValueError(f"qsl_total_count: expected >= 1, got {qsl_total_count}")
+    if qsl_performance_count < 1:
+        raise ValueError(f"qsl_performance_count: expected >= 1, got {qsl_performance_count}")
+    s = settings
+    perf_count = s.performance_sample_count_override or min(qsl_performance_count, qsl_total_count)
+    acc_count = s.accuracy_sample_count_override or qsl_total_count
+    min_query_count = s.min_query_count
+    target_duration_ms = s.min_duration_ms
+    target_latency_ns = 0
+    max_async = 1
+    match s.scenario:
+        case Scenario.SingleStream:
+            spq = 1
+            target_qps = 1e9 / s.single_stream_expected_latency_ns
+            pct = s.single_stream_target_latency_percentile
+        case Scenario.MultiStream:
+            spq = s.multi_stream_samples_per_query
+            target_qps = 1e9 / s.multi_stream_expected_latency_ns
+            pct = s.multi_stream_target_latency_percentile
+        case Scenario.Server:
+            spq = 1
+            target_qps = s.server_target_qps
+            target_latency_ns = s.server_target_latency_ns
+            pct = s.server_target_latency_percentile
+            max_async = s.server_max_async_queries
+        case Scenario.Offline:
+            target_qps = s.offline_expected_qps
+            pct = 0.99  # unused in Offline; LoadGen sets 0.99 so the log has no garbage value
+            if s.performance_issue_unique:
+                spq = perf_count
+            else:
+                spq = max(min_query_count, int(1.1 * (s.min_duration_ms / 1000.0) * target_qps))
+            if s.sample_concatenate_permutation and spq % perf_count:
+                spq += perf_count - spq % perf_count
+            min_query_count = 1
+            target_duration_ms = 0
+    return EffectiveSettings(
+        scenario=s.scenario,
+        mode=s.mode,
+        samples_per_query=spq,
+        target_qps=target_qps,
+        target_latency_ns=target_latency_ns,
+        target_latency_percentile=pct,
+        max_async_queries=max_async,
+        target_duration_ms=target_duration_ms,
+        min_duration_ms=s.min_duration_ms,
+        max_duration_ms=s.max_duration_ms,
+        min_query_count=min_query_count,
+        max_query_count=s.max_query_count,
+        min_sample_count=min_query_count * spq,
+        qsl_rng_seed=s.qsl_rng_seed,
+        sample_index_rng_seed=s.sample_index_rng_seed,
+        schedule_rng_seed=s.schedule_rng_seed,
+        accuracy_log_rng_seed=s.accuracy_log_rng_seed,
+        accuracy_log_probability=s.accuracy_log_probability,
+        accuracy_log_sampling_target=s.accuracy_log_sampling_target,
+        print_timestamps=s.print_timestamps,
+        performance_issue_unique=s.performance_issue_unique,
+        performance_issue_same=s.performance_issue_same,
+        performance_issue_same_index=s.performance_issue_same_index,
+        performance_sample_count=perf_count,
+        accuracy_sample_count=acc_count,
+        sample_concatenate_permutation=s.sample_concatenate_permutation,
+        server_coalesce_queries=s.server_coalesce_queries,
+        server_find_peak_qps_decimals_of_precision=s.server_find_peak_qps_decimals_of_precision,
+        server_find_peak_qps_boundary_step_size=s.server_find_peak_qps_boundary_step_size,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# mlperf.conf / user.conf
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfEntry:
+    """One ``model.scenario.key = value`` line of a conf file."""
+
+    model: str
+    scenario: str
+    key: str
+    value: str
+    origin: str
+    line_no: int
+
+
+# How each conf key maps onto TestSettings, per scenario ("*" = every scenario).
+# kind: "u" = unsigned integer (C strtoull: a fraction is truncated), "d" = double,
+# "b" = boolean (integer != 0), "ms2ns" = integer ms -> ns, "dms2ns" = double ms -> ns,
+# "pct" = percent -> fraction. Source: TestSettings::FromConfig, test_settings_internal.cc.
+_CONF_KEYS: dict[str, dict[str, tuple[str, str]]] = {
+    "mode": {"*": ("mode", "u")},
+    "target_qps": {
+        "Server": ("server_target_qps", "d"),
+        "Offline": ("offline_expected_qps", "d"),
+    },
+    "target_latency": {
+        "SingleStream": ("single_stream_expected_latency_ns", "dms2ns"),
+        "MultiStream": ("multi_stream_expected_latency_ns", "dms2ns"),
+        "Server": ("server_target_latency_ns", "ms2ns"),
+    },
+    "target_latency_percentile": {
+        "SingleStream": ("single_stream_target_latency_percentile", "pct"),
+        "MultiStream": ("multi_stream_target_latency_percentile", "pct"),
+        "Server": ("server_target_latency_percentile", "pct"),
+    },
+    "samples_per_query": {"MultiStream": ("multi_stream_samples_per_query", "u")},
+    "coalesce_queries": {"Server": ("server_coalesce_queries", "b")},
+    "max_async_queries": {"Server": ("server_max_async_queries", "u")},
+    "min_duration": {"*": ("min_duration_ms", "u")},
+    "max_duration": {"*": ("max_duration_ms", "u")},
+    "min_query_count": {"*": ("min_query_count", "u")},
+    "max_query_count": {"*": ("max_query_count", "u")},
+    "performance_sample_count_override": {"*": ("performance_sample_count_override", "u")},
+    "accuracy_sample_count_override": {"*": ("accuracy_sample_count_override", "u")},
+    "sample_concatenate_permutation": {"*": ("sample_concatenate_permutation", "b")},
+    "performance_issue_unique": {"*": ("performance_issue_unique", "b")},
+    "performance_issue_same": {"*": ("performance_issue_same", "b")},
+    "performance_issue_same_index": {"*": ("performance_issue_same_index", "u")},
+    "print_timestamps": {"*": ("print_timestamps", "b")},
+    "use_token_latencies": {"*": ("use_token_latencies", "b")},
+    "ttft_latency": {"Server": ("server_ttft_latency", "ms2ns")},
+    "tpot_latency": {"Server": ("server_tpot_latency", "ms2ns")},
+    "infer_token_latencies": {"*": ("infer_token_latencies", "b")},
+    "token_latency_scaling_factor": {"*": ("token_latency_scaling_factor", "u")},
+    "accuracy_log_rng_seed": {"*": ("accuracy_log_rng_seed", "u")},
+    "accuracy_log_sampling_target": {"*": ("accuracy_log_sampling_target", "u")},
+}
+# Read only from the official mlperf.conf (LoadGen conf_type 0).
+_OFFICIAL_ONLY_KEYS: dict[str, dict[str, tuple[str, str]]] = {
+    "qsl_rng_seed": {"*": ("qsl_rng_seed", "u")},
+    "sample_index_rng_seed": {"*": ("sample_index_rng_seed", "u")},
+    "schedule_rng_seed": {"*": ("schedule_rng_seed", "u")},
+    "accuracy_log_probability": {"*": ("accuracy_log_probability", "pct")},
+    "test05": {"*": ("test05", "b")},
+    "test05_qsl_rng_seed": {"*": ("test05_qsl_rng_seed", "u")},
+    "test05_sample_index_rng_seed": {"*": ("test05_sample_index_rng_seed", "u")},
+    "test05_schedule_rng_seed": {"*": ("test05_schedule_rng_seed", "u")},
+}
+# Present in LoadGen's mlperf.conf but read by no code (kept so the official file parses).
+_IGNORED_KEYS = {"target_duration"}
+_SCENARIO_TOKENS = {"*", "SingleStream", "MultiStream", "Server", "Offline"}
+_NUMBER_RE = re.compile(r"^[+-]?(0[xX][0-9a-fA-F]+|\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$")
+
+
+def parse_conf(text: str, origin: str = "<conf>") -> list[ConfEntry]:
+    """Parse conf text (``model.scenario.key = value`` lines, ``#`` comments).
+
+    Raises
+    ------
+    ConfError
+        A line that is not ``model.scenario.key = value``, an unknown scenario or key, or a
+        value that is not a number; the message names ``origin``, the line number and key.
+    """
+    entries: list[ConfEntry] = []
+    known = set(_CONF_KEYS) | set(_OFFICIAL_ONLY_KEYS) | _IGNORED_KEYS
+    for line_no, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        where = f"{origin}:{line_no}"
+        if line.count("=") != 1:
+            raise ConfError(f"{where}: expected 'model.scenario.key = value', got {raw.strip()!r}")
+        lhs, rhs = (part.strip() for part in line.split("="))
+        parts = lhs.split(".")
+        if len(parts) < 3 or any(not p for p in parts):
+            raise ConfError(
+                f"{where}: key {lhs!r}: expected 'model.scenario.key' (use '*' for any model or"
+                " scenario)"
+            )
+        key = parts[-1]
+        scenario = parts[-2]
+        model = ".".join(parts[:-2])
+        if scenario not in _SCENARIO_TOKENS:
+            raise ConfError(
+                f"{where}: key {lhs!r}: unknown scenario {scenario!r}; expected one of "
+                + ", ".join(sorted(_SCENARIO_TOKENS))
+            )
+        if key not in known:
+            raise ConfError(
+                f"{where}: key {lhs!r}: unknown setting {key!r}; known settings: "
+                + ", ".join(sorted(known))
+            )
+        if not rhs or len(rhs.split()) != 1 or not _NUMBER_RE.match(rhs):
+            raise ConfError(f"{where}: key {lhs!r}: expected a number, got {rhs!r}")
+        entries.append(ConfEntry(model, scenario, key, rhs, origin, line_no))
+    return entries
+
+
+def read_conf(path: str | Path) -> list[ConfEntry]:
+    """Read and parse a conf file; ConfError if it is missing or malformed."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfError(f"{p}: cannot read conf file: {exc.strerror or exc}") from None
+    return parse_conf(text, str(p))
+
+
+def _convert(entry: ConfEntry, field_name: str, kind: str) -> Any:
+    raw = entry.value
+    where = f"{entry.origin}:{entry.line_no}: key {entry.model}.{entry.scenario}.{entry.key}"
+    exact: int | None = None
+    try:
+        exact = int(raw, 0)
+    except ValueError:
+        try:
+            exact = int(raw, 10)
+        except ValueError:
+            exact = None
+    num = float(exact) if exact is not None else float(raw)
+    if kind in ("u", "b", "ms2ns") and num < 0:
+        raise ConfError(f"{where}: expected a non-negative integer, got {raw!r}")
+    if kind == "u":
+        # strtoull truncates a fractional part; integers are kept exact (64-bit seeds).
+        return exact if exact is not None else int(num)
+    if kind == "b":
+        return int(num) != 0
+    if kind == "ms2ns":
+        return (exact if exact is not None else int(num)) * 1_000_000
+    if kind == "dms2ns":
+        if num <= 0:
+            raise ConfError(f"{where}: expected a latency > 0 ms, got {raw!r}")
+        return int(num * 1_000_000)
+    if kind == "pct":
+        return num * 0.01
+    return num
+
+
+def conf_model_name(model: str, entries: list[ConfEntry]) -> str:
+    """The conf file's name for ``model``: itself, or without an accuracy suffix.
+
+    MLPerf harnesses pass e.g. ``bert`` for both ``bert-99`` and ``bert-99.9``; the same
+    holds for ``3d-unet-99`` and ``dlrm-v2-99``.
+    """
+    names = {e.model for e in entries}
+    if model in names:
+        return model
+    base = re.sub(r"-99(\.9)?$", "", model)
+    return base if base in names else model
+
+
+def apply_conf(
+    settings: TestSettings,
+    entries: list[ConfEntry],
+    model: str,
+    scenario: Scenario | str,
+    *,
+    official: bool = False,
+) -> TestSettings:
+    """Apply conf entries for one model and scenario on top of ``settings``.
+
+    Lookup order per key, as LoadGen's ``FromConfig``: ``model.scenario.key``,
+    ``*.scenario.key``, ``model.*.key``, ``*.*.key``; the first found wins. Seeds,
+    ``accuracy_log_probability`` and the test05 keys are taken only when ``official`` is
+    true (LoadGen reads them only from the built-in mlperf.conf).
+
+    Returns
+    -------
+    TestSettings
+        A new settings object with ``scenario`` set and the matching keys applied.
+
+    Raises
+    ------
+    ConfError
+        A value that does not fit its field (names file, line and key).
+    """
+    scen = scenario if isinstance(scenario, Scenario) else Scenario.parse(scenario)
+    model = conf_model_name(model, entries)
+    table: dict[tuple[str, str, str], ConfEntry] = {}
+    for e in entries:
+        table[(e.model, e.scenario, e.key)] = e  # a later line overrides an earlier one
+    keymaps = dict(_CONF_KEYS)
+    if official:
+        keymaps.update(_OFFICIAL_ONLY_KEYS)
+    updates: dict[str, Any] = {}
+    origins: dict[str, ConfEntry] = {}
+    for key, per_scenario in keymaps.items():
+        target = per_scenario.get(scen.value) or per_scenario.get("*")
+        if target is None:
+            continue
+        for m, sc in ((model, scen.value), ("*", scen.value), (model, "*"), ("*", "*")):
+            e = table.get((m, sc, key))
+            if e is not None:
+                field_name, kind = target
+                updates[field_name] = _convert(e, field_name, kind)
+                origins[field_name] = e
+                break
+    updates["scenario"] = scen
+    if "mode" in updates:
+        try:
+            updates["mode"] = TestMode(updates["mode"])
+        except ValueError:
+            e = origins["mode"]
+            raise ConfError(
+                f"{e.origin}:{e.line_no}: key {e.model}.{e.scenario}.mode: expected 0..3, got"
+                f" {e.value!r}"
+            ) from None
+    try:
+        return dataclasses.replace(settings, **updates)
+    except ValueError as exc:
+        field_name = str(exc).split(":", 1)[0]
+        e = origins.get(field_name)
+        if e is None:
+            raise
+        raise ConfError(
+            f"{e.origin}:{e.line_no}: key {e.model}.{e.scenario}.{e.key}: {exc}"
+        ) from None
+
+
+def official_conf_entries() -> list[ConfEntry]:
+    """The shipped ``mlperf.conf`` (LoadGen v6.x per-model values), parsed."""
+    text = resources.files("simbench.data").joinpath(OFFICIAL_CONF_NAME).read_text()
+    return parse_conf(text, f"simbench/data/{OFFICIAL_CONF_NAME}")
+
+
+def official_settings(
+    model: str,
+    scenario: Scenario | str,
+    *,
+    user_conf: str | Path | None = None,
+) -> TestSettings:
+    """LoadGen defaults + the shipped official ``mlperf.conf`` (+ a ``user.conf``) for a model.
+
+    Mirrors ``TestSettings.FromConfig(user_conf, model, scenario)`` in LoadGen >= 5.0, which
+    loads the built-in mlperf.conf first and the user file over it.
+
+    Examples
+    --------
+    >>> s = official_settings("resnet50", "Server")
+    >>> s.server_target_latency_ns, s.min_duration_ms, s.server_target_latency_percentile
+    (15000000, 600000, 0.99)
+    """
+    settings = apply_conf(TestSettings(), official_conf_entries(), model, scenario, official=True)
+    if user_conf is not None:
+        settings = apply_conf(settings, read_conf(user_conf), model, scenario)
+    return settings
+
+
+def settings_field_names() -> list[str]:
+    """All ``TestSettings`` field names (for validating ``--set``-style overrides)."""
+    return [f.name for f in dataclasses.fields(TestSettings)]
+
+

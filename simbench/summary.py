@@ -1,0 +1,473 @@
+"""``Summary``: what LoadGen's ``mlperf_log_summary.txt`` reports, computed from a Trace.
+
+Computing (``summarize``) is pure; rendering (``Summary.render_text``, ``Summary.to_dict``)
+is separate. A number printed for a simulated run means exactly what it means for a real
+run: both go through this module.
+
+Scenario rules live in one table, ``SCENARIO_RULES``; every metric is defined as a formula
+in ``docs/reference.md``. Source: LoadGen ``results.cc`` (``PerformanceSummary``), v6.0.17,
+and real summaries written by the ``mlcommons-loadgen`` 6.0.17 package.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from simbench.settings import EffectiveSettings, Scenario
+from simbench.stats import (
+    EarlyStoppingResult,
+    latency_early_stopping,
+    loadgen_percentile,
+    loadgen_percentiles,
+    server_early_stopping,
+)
+from simbench.trace import Trace
+
+__all__ = ["Summary", "ScenarioRule", "SCENARIO_RULES", "summarize", "REPORTED_PERCENTILES"]
+
+REPORTED_PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
+
+
+@dataclass(frozen=True)
+class ScenarioRule:
+    """What one scenario reports and checks (one row of LoadGen's scattered switches)."""
+
+    headline: str  # how the headline metric is named in the summary
+    per_query_latency: bool  # MultiStream: latency statistics are per query
+    early_stopping: str  # 'latency' (SS/MS estimate), 'server' (over-bound count), 'none'
+    perf_constraint: bool  # Server: the p-th percentile must be within the bound
+    min_duration_recommendation: str
+    min_duration_basis: str  # what min duration is measured on (docs)
+
+
+SCENARIO_RULES: dict[Scenario, ScenarioRule] = {
+    Scenario.SingleStream: ScenarioRule(
+        headline="{pct}th percentile latency (ns)",
+        per_query_latency=False,
+        early_stopping="latency",
+        perf_constraint=False,
+        min_duration_recommendation=" * Decrease the expected latency so the loadgen pre-generates more queries.",
+        min_duration_basis="issue time of the last query",
+    ),
+    Scenario.MultiStream: ScenarioRule(
+        headline="{pct}th percentile latency (ns)",
+        per_query_latency=True,
+        early_stopping="latency",
+        perf_constraint=False,
+        min_duration_recommendation=" * MultiStream should always meet the minimum duration. Please file a bug.",
+        min_duration_basis="issue time of the last query",
+    ),
+    Scenario.Server: ScenarioRule(
+        headline="Completed samples per second",
+        per_query_latency=False,
+        early_stopping="server",
+        perf_constraint=True,
+        min_duration_recommendation=" * Increase the target QPS so the loadgen pre-generates more queries.",
+        min_duration_basis="scheduled time of the last query",
+    ),
+    Scenario.Offline: ScenarioRule(
+        headline="Samples per second",
+        per_query_latency=False,
+        early_stopping="none",
+        perf_constraint=False,
+        min_duration_recommendation=" * Increase expected QPS so the loadgen pre-generates a larger (coalesced) query.",
+        min_duration_basis="latest sample completion",
+    ),
+}
+
+_MIN_QUERIES_RECOMMENDATION = " * The test exited early, before enough queries were issued."
+_PERF_RECOMMENDATION = " * Reduce target QPS to improve latency."
+
+
+@dataclass(frozen=True)
+class Summary:
+    """LoadGen's performance summary of one run.
+
+    Attributes
+    ----------
+    scenario : Scenario
+    sut_name : str
+    effective : EffectiveSettings
+    query_count, sample_count : int
+        Queries issued and samples completed.
+    result_valid : bool
+        AND of the four checks below.
+    perf_constraints_met : bool or None
+        Server only: ``sorted(latency)[floor(n*p)] <= target_latency_ns``.
+    min_duration_met, min_queries_met, early_stopping_met : bool
+    headline_value : float
+        SingleStream/MultiStream: the target-percentile latency (ns); Server: completed
+        samples/s; Offline: samples/s.
+    latency_min_ns, latency_max_ns, latency_mean_ns : int
+    latency_percentiles_ns : dict[float, int]
+        At 50, 90, 95, 97, 99, 99.9 % (LoadGen's ``sorted[floor(n*p)]``).
+    overlatency_count : int or None
+        Server: queries above the latency bound.
+    qps_with_loadgen_overhead, qps_without_loadgen_overhead : float or None
+        SingleStream.
+    scheduled_samples_per_second, completed_samples_per_second : float or None
+        Server.
+    samples_per_second : float or None
+        Offline.
+    early_stopping : tuple[EarlyStoppingResult, ...]
+        SingleStream: (p90 result, p99 result); MultiStream: (p99,); Server: (one); Offline: ().
+    errors, warnings : tuple[str, ...]
+    """
+
+    scenario: Scenario
+    sut_name: str
+    mode: str
+    effective: EffectiveSettings
+    query_count: int
+    sample_count: int
+    result_valid: bool
+    perf_constraints_met: bool | None
+    min_duration_met: bool
+    min_queries_met: bool
+    early_stopping_met: bool
+    headline_value: float
+    latency_min_ns: int
+    latency_max_ns: int
+    latency_mean_ns: int
+    latency_percentiles_ns: dict[float, int]
+    overlatency_count: int | None = None
+    qps_with_loadgen_overhead: float | None = None
+    qps_without_loadgen_overhead: float | None = None
+    scheduled_samples_per_second: float | None = None
+    completed_samples_per_second: float | None = None
+    samples_per_second: float | None = None
+    early_stopping: tuple[EarlyStoppingResult, ...] = ()
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def headline_name(self) -> str:
+        rule = SCENARIO_RULES[self.scenario]
+        return rule.headline.format(pct=f"{self.effective.target_latency_percentile * 100:.1f}")
+
+    @property
+    def recommendations(self) -> tuple[str, ...]:
+        rule = SCENARIO_RULES[self.scenario]
+        out = []
+        if self.perf_constraints_met is False:
+            out.append(_PERF_RECOMMENDATION)
+        if not self.min_duration_met:
+            out.append(rule.min_duration_recommendation)
+        if not self.min_queries_met:
+            out.append(_MIN_QUERIES_RECOMMENDATION)
+        return tuple(out)
+
+    @property
+    def invalid_reasons(self) -> tuple[str, ...]:
+        """Plain-language reasons the result is INVALID (empty when VALID)."""
+        out = []
+        if self.perf_constraints_met is False:
+            p = self.effective.target_latency_percentile
+            pct = loadgen_label(p)
+            out.append(
+                f"{pct} percentile latency {self.latency_at(p)} ns exceeds the bound"
+                f" {self.effective.target_latency_ns} ns"
+            )
+        if not self.min_duration_met:
+            out.append(f"min duration {self.effective.min_duration_ms} ms not met")
+        if not self.min_queries_met:
+            out.append(
+                f"min query count not met ({self.query_count} < {self.effective.min_query_count})"
+            )
+        if not self.early_stopping_met:
+            es = self.early_stopping[0] if self.early_stopping else None
+            more = f" (needs {es.queries_needed} more queries)" if es and es.queries_needed else ""
+            out.append("early stopping not satisfied" + more)
+        for e in self.errors:
+            out.append(e)
+        return tuple(out)
+
+    def latency_at(self, percentile: float) -> int:
+        return int(self.extra.get("target_percentile_latency_ns", 0)) if percentile == self.effective.target_latency_percentile else int(self.latency_percentiles_ns.get(percentile, 0))
+
+    # ------------------------------------------------------------------ rendering
+    def render_text(self) -> str:
+        """The run's ``mlperf_log_summary.txt``, laid out line for line as LoadGen 6.x does."""
+        bar = "=" * 48
+        eff = self.effective
+        yn = lambda b: "Yes" if b else "NO"  # noqa: E731
+        lines = [bar, "MLPerf Results Summary", bar]
+        lines += [f"SUT name : {self.sut_name}", f"Scenario : {self.scenario.value}", f"Mode     : {self.mode}"]
+        if self.scenario is Scenario.Server:
+            lines.append(f"Completed samples per second    : {self.headline_value:.2f}")
+        elif self.scenario is Scenario.Offline:
+            lines.append(f"Samples per second: {_g(self.headline_value)}")
+        else:
+            lines.append(f"{self.headline_name} : {int(self.headline_value)}")
+        lines.append(f"Result is : {'VALID' if self.result_valid else 'INVALID'}")
+        if self.perf_constraints_met is not None:
+            lines.append(f"  Performance constraints satisfied : {yn(self.perf_constraints_met)}")
+        lines.append(f"  Min duration satisfied : {yn(self.min_duration_met)}")
+        lines.append(f"  Min queries satisfied : {yn(self.min_queries_met)}")
+        lines.append(f"  Early stopping satisfied: {yn(self.early_stopping_met)}")
+        if not self.result_valid:
+            lines.append("Recommendations:")
+            lines += list(self.recommendations)
+        if self.early_stopping:
+            lines.append("Early Stopping Result:")
+            for es in self.early_stopping:
+                lines += list(es.lines)
+        lines += ["", bar, "Additional Stats", bar]
+        if self.scenario is Scenario.SingleStream:
+            lines.append(f"QPS w/ loadgen overhead         : {self.qps_with_loadgen_overhead:.2f}")
+            lines.append(f"QPS w/o loadgen overhead        : {self.qps_without_loadgen_overhead:.2f}")
+            lines.append("")
+        elif self.scenario is Scenario.MultiStream:
+            lines.append("Per-query latency:  ")
+        elif self.scenario is Scenario.Server:
+            lines.append(f"Scheduled samples per second : {self.scheduled_samples_per_second:.2f}")
+        lines.append(f"Min latency (ns)                : {self.latency_min_ns}")
+        lines.append(f"Max latency (ns)                : {self.latency_max_ns}")
+        lines.append(f"Mean latency (ns)               : {self.latency_mean_ns}")
+        for p, v in self.latency_percentiles_ns.items():
+            lines.append(f"{p * 100:.2f} percentile latency (ns)   : {v}")
+        lines += ["", bar, "Test Parameters Used", bar]
+        lines += [
+            f"samples_per_query : {eff.samples_per_query}",
+            f"target_qps : {_g(eff.target_qps)}",
+            f"target_latency (ns): {eff.target_latency_ns}",
+            f"max_async_queries : {eff.max_async_queries}",
+            f"min_duration (ms): {eff.min_duration_ms}",
+            f"max_duration (ms): {eff.max_duration_ms}",
+            f"min_query_count : {eff.min_query_count}",
+            f"max_query_count : {eff.max_query_count}",
+            f"qsl_rng_seed : {eff.qsl_rng_seed}",
+            f"sample_index_rng_seed : {eff.sample_index_rng_seed}",
+            f"schedule_rng_seed : {eff.schedule_rng_seed}",
+            f"accuracy_log_rng_seed : {eff.accuracy_log_rng_seed}",
+            f"accuracy_log_probability : {_g(eff.accuracy_log_probability)}",
+            f"accuracy_log_sampling_target : {eff.accuracy_log_sampling_target}",
+            f"print_timestamps : {int(eff.print_timestamps)}",
+            f"performance_issue_unique : {int(eff.performance_issue_unique)}",
+            f"performance_issue_same : {int(eff.performance_issue_same)}",
+            f"performance_issue_same_index : {eff.performance_issue_same_index}",
+            f"performance_sample_count : {eff.performance_sample_count}",
+            f"accuracy_sample_count : {eff.accuracy_sample_count}",
+            "",
+        ]
+        nw, ne = len(self.warnings), len(self.errors)
+        lines.append(
+            "No warnings encountered during test."
+            if nw == 0
+            else f"{nw} warning{'s' if nw > 1 else ''} encountered. See detailed log."
+        )
+        lines.append("")
+        lines.append(
+            "No errors encountered during test."
+            if ne == 0
+            else f"{ne} ERROR{'S' if ne > 1 else ''} encountered. See detailed log."
+        )
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict using LoadGen's detail-log result keys where they exist."""
+        d: dict[str, Any] = {
+            "scenario": self.scenario.value,
+            "sut_name": self.sut_name,
+            "mode": self.mode,
+            "result_validity": "VALID" if self.result_valid else "INVALID",
+            "result_perf_constraints_met": self.perf_constraints_met,
+            "result_min_duration_met": self.min_duration_met,
+            "result_min_queries_met": self.min_queries_met,
+            "early_stopping_met": self.early_stopping_met,
+            "result_invalid_reason": list(self.invalid_reasons),
+            "headline_metric": self.headline_name,
+            "headline_value": self.headline_value,
+            "result_query_count": self.query_count,
+            "result_sample_count": self.sample_count,
+            "result_min_latency_ns": self.latency_min_ns,
+            "result_max_latency_ns": self.latency_max_ns,
+            "result_mean_latency_ns": self.latency_mean_ns,
+        }
+        for p, v in self.latency_percentiles_ns.items():
+            d[f"result_{p * 100:.2f}_percentile_latency_ns"] = v
+        if self.scenario is Scenario.SingleStream:
+            d["result_qps_with_loadgen_overhead"] = self.qps_with_loadgen_overhead
+            d["result_qps_without_loadgen_overhead"] = self.qps_without_loadgen_overhead
+            d["early_stopping_latency_ss"] = self.early_stopping[0].estimate_ns
+            d["early_stopping_latency_ms"] = self.early_stopping[1].estimate_ns
+        elif self.scenario is Scenario.MultiStream:
+            d["early_stopping_latency_ms"] = self.early_stopping[0].estimate_ns
+        elif self.scenario is Scenario.Server:
+            d["result_scheduled_samples_per_sec"] = self.scheduled_samples_per_second
+            d["result_completed_samples_per_sec"] = self.completed_samples_per_second
+            d["result_overlatency_query_count"] = self.overlatency_count
+        else:
+            d["result_samples_per_second"] = self.samples_per_second
+        d["early_stopping_result"] = [list(es.lines) for es in self.early_stopping]
+        d["effective_settings"] = self.effective.to_dict()
+        d["errors"] = list(self.errors)
+        d["warnings"] = list(self.warnings)
+        d.update(self.extra)
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
+
+
+def loadgen_label(p: float) -> str:
+    return f"{p * 100:.1f}th"
+
+
+def _g(x: float) -> str:
+    """C++ ostream default formatting (6 significant digits), as LoadGen prints doubles."""
+    return f"{x:g}"
+
+
+def summarize(
+    trace: Trace,
+    effective: EffectiveSettings,
+    *,
+    sut_name: str = "simbench",
+    errors: tuple[str, ...] = (),
+    warnings: tuple[str, ...] = (),
+) -> Summary:
+    """Compute LoadGen's summary of a run from its Trace.
+
+    Parameters
+    ----------
+    trace : Trace
+        Query-major rows; at least one query.
+    effective : EffectiveSettings
+        The settings the run used (``resolve``).
+    sut_name : str
+    errors, warnings : tuple of str
+        Run-time errors/warnings (e.g. "Ran out of generated queries ...", a failed SUT);
+        any error makes the result INVALID, as it does for a submission.
+
+    Returns
+    -------
+    Summary
+
+    Raises
+    ------
+    ValueError
+        An empty trace.
+
+    Notes
+    -----
+    With ``n`` queries, sample latency ``L_i = complete_ns_i - issue_ns_i`` and query
+    latency ``Q_j = max_{i in j} complete_ns_i - issue_ns_j`` (LoadGen ``results.cc``):
+
+    * percentiles: ``sorted(L)[floor(n*p)]`` (MultiStream: over ``Q``);
+    * SingleStream QPS w/ loadgen overhead ``= (n-1) / issue_ns_last``; w/o ``= 1/mean(L)``;
+    * Server completed samples/s ``= (n-1) / complete_ns(last query)``, scheduled samples/s
+      ``= (n-1) / issue_ns_last``; overlatency ``t = #{L_i > target_latency_ns}``;
+    * Offline samples/s ``= samples / max(L)``;
+    * min duration: SingleStream/MultiStream ``issue_ns_last >= min_duration``; Server
+      ``issue_ns_last`` (scheduled) ``>= min_duration``; Offline ``max(L) >= min_duration``;
+    * min queries: ``n >= min_query_count`` and ``samples >= min_sample_count``.
+    """
+    if len(trace) == 0:
+        raise ValueError("trace: no samples; nothing to summarise")
+    eff = effective
+    scen = eff.scenario
+    rule = SCENARIO_RULES[scen]
+    n_queries = trace.query_count
+    n_samples = len(trace)
+    lat = trace.query_latencies_ns() if rule.per_query_latency else trace.sample_latencies_ns()
+    pcts = loadgen_percentiles(lat, REPORTED_PERCENTILES)
+    target_pct_latency = loadgen_percentile(lat, eff.target_latency_percentile)
+    lat_min = int(lat.min())
+    lat_max = int(lat.max())
+    lat_mean = int(np.sum(lat, dtype=np.float64) / lat.shape[0])  # LoadGen truncates to int64
+    bounds = trace.query_bounds()
+    last_issue_ns = int(trace.issue_ns[bounds[-1]])
+    min_duration_ns = eff.min_duration_ms * 1_000_000
+    kwargs: dict[str, Any] = {}
+    perf_ok: bool | None = None
+    es_results: tuple[EarlyStoppingResult, ...] = ()
+    es_ok = True
+    match scen:
+        case Scenario.SingleStream:
+            headline = float(target_pct_latency)
+            kwargs["qps_with_loadgen_overhead"] = (
+                (n_queries - 1) / (last_issue_ns / 1e9) if last_issue_ns > 0 else 0.0
+            )
+            kwargs["qps_without_loadgen_overhead"] = 1e9 / (float(np.mean(lat)) or 1.0)
+            es90 = latency_early_stopping(lat, eff.target_latency_percentile)
+            es99 = _p99_estimate(lat)
+            es_results = (es90, es99)
+            es_ok = es90.passed
+            min_dur_ok = last_issue_ns >= min_duration_ns
+        case Scenario.MultiStream:
+            headline = float(target_pct_latency)
+            es = latency_early_stopping(lat, eff.target_latency_percentile)
+            es_results = (es,)
+            es_ok = es.passed
+            min_dur_ok = last_issue_ns >= min_duration_ns
+        case Scenario.Server:
+            last_complete = int(trace.complete_ns[bounds[-1]:].max())
+            completed = (n_queries - 1) / (last_complete / 1e9) if last_complete > 0 else 0.0
+            scheduled = (n_queries - 1) / (last_issue_ns / 1e9) if last_issue_ns > 0 else 0.0
+            headline = completed
+            kwargs["completed_samples_per_second"] = completed
+            kwargs["scheduled_samples_per_second"] = scheduled
+            over = int(np.count_nonzero(lat > eff.target_latency_ns))
+            kwargs["overlatency_count"] = over
+            perf_ok = bool(target_pct_latency <= eff.target_latency_ns)
+            es = server_early_stopping(n_queries, over, eff.target_latency_percentile)
+            es_results = (es,)
+            es_ok = es.passed
+            min_dur_ok = last_issue_ns >= min_duration_ns
+        case Scenario.Offline:
+            sps = n_samples / (lat_max / 1e9) if lat_max > 0 else math.inf
+            headline = sps
+            kwargs["samples_per_second"] = sps
+            min_dur_ok = lat_max >= min_duration_ns
+    min_q_ok = n_queries >= eff.min_query_count and n_samples >= eff.min_sample_count
+    valid = bool(min_dur_ok and min_q_ok and es_ok and perf_ok is not False and not errors)
+    return Summary(
+        scenario=scen,
+        sut_name=sut_name,
+        mode=eff.mode.name,
+        effective=eff,
+        query_count=n_queries,
+        sample_count=n_samples,
+        result_valid=valid,
+        perf_constraints_met=perf_ok,
+        min_duration_met=bool(min_dur_ok),
+        min_queries_met=bool(min_q_ok),
+        early_stopping_met=bool(es_ok),
+        headline_value=headline,
+        latency_min_ns=lat_min,
+        latency_max_ns=lat_max,
+        latency_mean_ns=lat_mean,
+        latency_percentiles_ns={p: int(v) for p, v in zip(REPORTED_PERCENTILES, pcts)},
+        early_stopping=es_results,
+        errors=tuple(errors),
+        warnings=tuple(warnings),
+        extra={"target_percentile_latency_ns": int(target_pct_latency)},
+        **kwargs,
+    )
+
+
+def _p99_estimate(lat: np.ndarray) -> EarlyStoppingResult:
+    """SingleStream's second estimate at p = 0.99 (used to infer MultiStream), LoadGen's text."""
+    es = latency_early_stopping(lat, 0.99)
+    if es.passed:
+        lines = tuple(line for line in es.lines if "99.0th percentile estimate" in line)
+    else:
+        lines = (
+            " * Not enough queries processed for 99.0th percentile early stopping estimate"
+            f" (would need to process at least {es.min_queries} total queries).",
+        )
+    return _replace_lines(es, lines)
+
+
+def _replace_lines(es: EarlyStoppingResult, lines: tuple[str, ...]) -> EarlyStoppingResult:
+    import dataclasses
+
+    return dataclasses.replace(es, lines=lines)

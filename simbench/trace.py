@@ -1,0 +1,234 @@
+"""The ``Trace``: one row per sample of one run, and its self-describing Parquet file.
+
+Columns (integer ns from the run's start; see ``docs/reference.md``):
+
+=============  ===============  =========================================================
+column         type             meaning
+=============  ===============  =========================================================
+query_id       int64            LoadGen's query sequence number
+sample_index   int64            QSL index of the sample
+issue_ns       int64            when the scenario scheduled the query (Server: Poisson time)
+issued_ns      int64, nullable  when a real load generator handed it to the SUT
+start_ns       int64, nullable  when execution began (batch dispatch)
+complete_ns    int64            when the SUT reported the sample complete
+batch_id       int64, nullable  which batch served it
+device_id      int64, nullable  which replica served it
+=============  ===============  =========================================================
+
+Run metadata (settings, profile and provenance, seeds, engine, host, version, real vs
+simulated) is a JSON document stored in the Parquet key-value metadata under
+``simbench.run``, so a trace file is self-describing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simbench.errors import TraceError
+
+__all__ = ["Trace", "COLUMNS", "NULLABLE_COLUMNS", "write_trace", "read_trace", "METADATA_KEY"]
+
+COLUMNS = (
+    "query_id",
+    "sample_index",
+    "issue_ns",
+    "issued_ns",
+    "start_ns",
+    "complete_ns",
+    "batch_id",
+    "device_id",
+)
+NULLABLE_COLUMNS = frozenset({"issued_ns", "start_ns", "batch_id", "device_id"})
+REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c not in NULLABLE_COLUMNS)
+METADATA_KEY = b"simbench.run"
+# Sorted-ish integer timestamps compress several-fold with delta encoding.
+_DELTA_COLUMNS = ("query_id", "issue_ns", "issued_ns", "start_ns", "complete_ns", "batch_id")
+
+
+@dataclass(eq=False)
+class Trace:
+    """Per-sample records of one run (real or simulated).
+
+    Rows are query-major: the samples of query ``q`` are contiguous and queries appear in
+    ``query_id`` order. Nullable columns are numpy int64 arrays with a boolean mask
+    (``masks[name]``, True = present) or None when entirely absent.
+
+    Attributes
+    ----------
+    query_id, sample_index, issue_ns, complete_ns : numpy.ndarray
+        int64, shape (n_samples,).
+    issued_ns, start_ns, batch_id, device_id : numpy.ndarray or None
+        int64, shape (n_samples,), or None when the producer does not record them.
+    masks : dict[str, numpy.ndarray]
+        Validity masks for nullable columns that are only partly present.
+    metadata : dict
+        JSON-able run metadata (``settings``, ``effective_settings``, ``scenario``,
+        ``engine``, ``sut``, ``seeds``, ``simbench_version``, ``kind``: 'simulated'/'real',
+        ``run_status``...).
+    """
+
+    query_id: np.ndarray
+    sample_index: np.ndarray
+    issue_ns: np.ndarray
+    complete_ns: np.ndarray
+    issued_ns: np.ndarray | None = None
+    start_ns: np.ndarray | None = None
+    batch_id: np.ndarray | None = None
+    device_id: np.ndarray | None = None
+    masks: dict[str, np.ndarray] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = self.query_id.shape[0]
+        for name in COLUMNS:
+            col = getattr(self, name)
+            if col is None:
+                continue
+            if col.ndim != 1 or col.shape[0] != n:
+                raise TraceError(f"column {name}: expected shape ({n},), got {col.shape}")
+            if col.dtype != np.int64:
+                setattr(self, name, col.astype(np.int64))
+
+    def __len__(self) -> int:
+        return int(self.query_id.shape[0])
+
+    @property
+    def query_count(self) -> int:
+        """Number of distinct queries (rows are query-major, so count the boundaries)."""
+        if len(self) == 0:
+            return 0
+        return int(np.count_nonzero(np.diff(self.query_id)) + 1)
+
+    def query_bounds(self) -> np.ndarray:
+        """Row index where each query starts (int64, shape (query_count,))."""
+        if len(self) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([[0], np.flatnonzero(np.diff(self.query_id)) + 1]).astype(np.int64)
+
+    def query_latencies_ns(self) -> np.ndarray:
+        """Query latency = max(complete_ns over its samples) - issue_ns (int64, per query)."""
+        bounds = self.query_bounds()
+        if bounds.shape[0] == len(self):
+            return self.complete_ns - self.issue_ns
+        return np.maximum.reduceat(self.complete_ns, bounds) - self.issue_ns[bounds]
+
+    def sample_latencies_ns(self) -> np.ndarray:
+        """Sample latency = complete_ns - issue_ns of its query (int64, per sample)."""
+        return self.complete_ns - self.issue_ns
+
+    def to_pandas(self):
+        """The trace as a ``pandas.DataFrame`` (nullable columns as ``Int64``)."""
+        return self._to_arrow().to_pandas(types_mapper=_int64_nullable_mapper())
+
+    def _to_arrow(self):
+        import pyarrow as pa
+
+        arrays = []
+        for name in COLUMNS:
+            col = getattr(self, name)
+            if col is None:
+                arrays.append(pa.nulls(len(self), type=pa.int64()))
+            elif name in self.masks:
+                arrays.append(pa.array(col, type=pa.int64(), mask=~self.masks[name]))
+            else:
+                arrays.append(pa.array(col, type=pa.int64()))
+        schema = pa.schema(
+            [pa.field(n, pa.int64(), nullable=n in NULLABLE_COLUMNS) for n in COLUMNS],
+            metadata={METADATA_KEY: json.dumps(self.metadata, sort_keys=True).encode()},
+        )
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _int64_nullable_mapper():
+    import pandas as pd
+    import pyarrow as pa
+
+    return {pa.int64(): pd.Int64Dtype()}.get
+
+
+def write_trace(trace: Trace, path: str | Path) -> Path:
+    """Write a trace to Parquet (zstd, delta-encoded timestamps) with its metadata.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written. Parent folders are created.
+    """
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    table = trace._to_arrow()
+    encodings = {c: "DELTA_BINARY_PACKED" for c in _DELTA_COLUMNS}
+    pq.write_table(
+        table,
+        p,
+        compression="zstd",
+        compression_level=1,
+        use_dictionary=["sample_index", "device_id"],
+        column_encoding=encodings,
+        write_statistics=False,
+    )
+    return p
+
+
+def read_trace(path: str | Path) -> Trace:
+    """Read a trace written by ``write_trace`` (or any Parquet file with the Trace schema).
+
+    Raises
+    ------
+    TraceError
+        Missing file, not Parquet, a missing required column, a column of the wrong type, or
+        unreadable metadata; the message names the file and the column.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    if not p.is_file():
+        raise TraceError(f"{p}: trace file not found")
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise TraceError(f"{p}: not a readable Parquet trace: {exc}") from None
+    names = set(table.column_names)
+    for col in REQUIRED_COLUMNS:
+        if col not in names:
+            raise TraceError(
+                f"{p}: missing required column {col!r}; a trace needs {', '.join(REQUIRED_COLUMNS)}"
+            )
+    cols: dict[str, Any] = {}
+    masks: dict[str, np.ndarray] = {}
+    for name in COLUMNS:
+        if name not in names:
+            cols[name] = None
+            continue
+        arr = table.column(name)
+        if not pa.types.is_integer(arr.type):
+            raise TraceError(f"{p}: column {name!r}: expected int64 ns, got {arr.type}")
+        nulls = arr.null_count
+        if name not in NULLABLE_COLUMNS and nulls:
+            raise TraceError(f"{p}: column {name!r}: {nulls} null values in a required column")
+        if nulls == len(arr):
+            cols[name] = None
+            continue
+        values = arr.to_numpy(zero_copy_only=False) if nulls == 0 else arr.fill_null(0).to_numpy()
+        cols[name] = np.ascontiguousarray(values, dtype=np.int64)
+        if nulls:
+            masks[name] = ~np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    meta: dict[str, Any] = {}
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    if raw is not None:
+        try:
+            meta = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise TraceError(f"{p}: metadata {METADATA_KEY.decode()!r} is not valid JSON: {exc}") from None
+    qid = cols["query_id"]
+    if qid.shape[0] and np.any(np.diff(qid) < 0):
+        raise TraceError(f"{p}: column 'query_id': rows must be ordered by query_id (query-major)")
+    return Trace(masks=masks, metadata=meta, **cols)
