@@ -42,6 +42,7 @@ __all__ = [
     "NoNoise",
     "LognormalNoise",
     "QuantileNoise",
+    "ExponentialNoise",
     "NoBatching",
     "DynamicBatching",
     "ScenarioHarness",
@@ -180,7 +181,23 @@ class QuantileNoise(_Strict):
         return np.interp(uniforms, probs, mults)
 
 
-NoiseModel = Annotated[Union[NoNoise, LognormalNoise, QuantileNoise], Field(discriminator="kind")]
+class ExponentialNoise(_Strict):
+    """Exponential multiplier with mean 1 (memoryless service, for M/M/c validation)."""
+
+    kind: Literal["exponential"] = "exponential"
+    source: str = Field(default="queueing-theory test law", min_length=1)
+
+    @property
+    def mean(self) -> float:
+        return 1.0
+
+    def multipliers(self, uniforms: np.ndarray) -> np.ndarray:
+        return -np.log1p(-np.asarray(uniforms))
+
+
+NoiseModel = Annotated[
+    Union[NoNoise, LognormalNoise, QuantileNoise, ExponentialNoise], Field(discriminator="kind")
+]
 
 
 class NoBatching(_Strict):

@@ -94,7 +94,36 @@ def run_kernel(
         if nq >= min_query_count and 0 >= min_duration_ns:
             stop_issuing = True
     n_idle = replicas
+    while a < n_open and arrivals_ns[a] <= 0:
+        q_issue[a] = arrivals_ns[a]
+        tail += spq
+        a += 1
+    if not closed:
+        nq = a
     while True:
+        # 3. dispatch (at the current instant, after its completions and arrivals)
+        while head < tail and n_idle > 0:
+            qlen = tail - head
+            if qlen >= max_batch or now >= q_issue[head // spq] + timeout_ns:
+                b = qlen if qlen < max_batch else max_batch
+                d = 0
+                while busy[d]:
+                    d += 1
+                mult = draw_multiplier(rng, noise_kind, noise_sigma, noise_probs, noise_mults)
+                svc = service_time_ns(batch_points, latency_points_ns, b, mult)
+                for s in range(head, head + b):
+                    start[s] = now
+                    batch[s] = k
+                    device[s] = d
+                busy[d] = True
+                n_idle -= 1
+                free_at[d] = now + svc
+                b_first[d] = head
+                b_size[d] = b
+                head += b
+                k += 1
+            else:
+                break
         t = inf
         # With every device busy an arrival changes nothing but the queue, so arrivals are
         # absorbed at the next completion (their issue times are kept): same outcome, fewer
@@ -144,29 +173,6 @@ def run_kernel(
             a += 1
         if not closed:
             nq = a
-        # 3. dispatch
-        while head < tail and n_idle > 0:
-            qlen = tail - head
-            if qlen >= max_batch or now >= q_issue[head // spq] + timeout_ns:
-                b = qlen if qlen < max_batch else max_batch
-                d = 0
-                while busy[d]:
-                    d += 1
-                mult = draw_multiplier(rng, noise_kind, noise_sigma, noise_probs, noise_mults)
-                svc = service_time_ns(batch_points, latency_points_ns, b, mult)
-                for s in range(head, head + b):
-                    start[s] = now
-                    batch[s] = k
-                    device[s] = d
-                busy[d] = True
-                n_idle -= 1
-                free_at[d] = now + svc
-                b_first[d] = head
-                b_size[d] = b
-                head += b
-                k += 1
-            else:
-                break
     n_s = nq * spq
     return (
         q_issue[:nq],

@@ -48,6 +48,7 @@ def service_time_ns(batch_points, latency_points_ns, batch, multiplier):
 NOISE_NONE = 0
 NOISE_QUANTILES = 1
 NOISE_LOGNORMAL = 2
+NOISE_EXPONENTIAL = 3
 
 
 @njit(cache=True)
@@ -55,13 +56,15 @@ def draw_multiplier(rng, noise_kind, sigma, probs, mults):
     """Draw one service-time multiplier from the seeded ``numpy.random.Generator`` ``rng``.
 
     ``noise_kind``: 0 none (no draw), 1 empirical quantile function (one uniform, linear
-    interpolation in ``probs``/``mults``), 2 lognormal with median 1 (one standard normal).
+    interpolation in ``probs``/``mults``), 2 lognormal with median 1 (one standard normal), 3 exponential with mean 1.
     Called once per batch in dispatch order by both engines, so they consume the same stream.
     """
     if noise_kind == 1:
         return np.interp(rng.random(), probs, mults)
     if noise_kind == 2:
         return np.exp(sigma * rng.standard_normal())
+    if noise_kind == 3:
+        return rng.standard_exponential()
     return 1.0
 
 
@@ -75,4 +78,6 @@ def noise_kernel_args(noise) -> tuple[int, float, np.ndarray, np.ndarray]:
         return NOISE_QUANTILES, 0.0, probs, mults
     if kind == "lognormal":
         return NOISE_LOGNORMAL, float(noise.sigma), empty, empty
+    if kind == "exponential":
+        return NOISE_EXPONENTIAL, 0.0, empty, empty
     return NOISE_NONE, 0.0, empty, empty

@@ -1,0 +1,128 @@
+"""``simbench simulate``: MLPerf scenarios simulated over a hardware profile."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from simbench.cli._common import console, handle_errors
+
+_SETTINGS = "TestSettings (override mlperf.conf and the profile's harness settings)"
+_SUT = "Simulated SUT"
+_RUN = "Run and output"
+
+
+@handle_errors
+def simulate(
+    profile: Annotated[str, typer.Option(help="Shipped profile name (see `simbench profile list`) or a profile YAML path.", rich_help_panel=_SUT)] = "a100",
+    model: Annotated[Optional[str], typer.Option(help="Model in the profile [default: the profile's first model].", rich_help_panel=_SUT)] = None,
+    scenario: Annotated[str, typer.Option(help="SingleStream, MultiStream, Server, Offline, or all.", rich_help_panel=_SETTINGS)] = "all",
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", help="Server: server_target_qps (without it, the peak valid QPS is searched as LoadGen's FindPeakPerformance does). Offline: offline_expected_qps.", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", help="Server: the latency bound (ms). SingleStream/MultiStream: the expected latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration in seconds [official: 600].", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
+    conf: Annotated[Optional[str], typer.Option(help="A user.conf in mlperf.conf syntax, applied over the official values.", rich_help_panel=_SETTINGS)] = None,
+    batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' [default: the profile's harness setting per scenario].", rich_help_panel=_SUT)] = None,
+    replicas: Annotated[Optional[int], typer.Option(help="Identical devices sharing one queue [default: profile].", rich_help_panel=_SUT)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Derive every seed (QSL, sample index, schedule, service noise) from this integer [default: mlperf.conf's official seeds, service seed 0].", rich_help_panel=_RUN)] = None,
+    engine: Annotated[str, typer.Option(help="auto, simpy or numba. Both give the identical trace; numba is the fast path.", rich_help_panel=_RUN)] = "auto",
+    out: Annotated[Optional[str], typer.Option(help="Output folder [default: ./simbench_results/<timestamp>/].", rich_help_panel=_RUN)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
+    peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance).", rich_help_panel=_RUN)] = "valid",
+) -> None:
+    """Simulate MLPerf Inference scenarios for a model on a hardware profile.
+
+    Runs LoadGen's rules (official mlperf.conf, 600 s minimum duration, early stopping) on a
+    simulated SUT and prints a LoadGen-style summary per scenario; writes trace.parquet,
+    mlperf_log_summary.txt and summary.json per scenario.
+
+    Examples:
+
+      simbench simulate --profile a100
+
+      simbench simulate --profile l4 --model bert-99 --scenario Server --target-qps 900
+
+      simbench simulate --scenario Offline --batching dynamic:256 --min-duration-s 60
+    """
+    import json
+    import sys
+    import time
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from simbench.jobs import SimulateOptions, simulate_job
+    from simbench.settings import Scenario
+
+    if scenario.strip().lower() == "all":
+        scenarios = tuple(Scenario)
+    else:
+        scenarios = tuple(Scenario.parse(s) for s in scenario.split(","))
+    if engine not in ("auto", "simpy", "numba"):
+        raise ValueError(f"--engine: expected auto, simpy or numba, got {engine!r}")
+    if peak_criterion not in ("valid", "loadgen"):
+        raise ValueError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
+    opts = SimulateOptions(
+        profile=profile,
+        model=model,
+        scenarios=scenarios,
+        target_qps=target_qps,
+        target_latency_ms=target_latency_ms,
+        min_duration_s=min_duration_s,
+        min_query_count=min_query_count,
+        batching=batching,
+        replicas=replicas,
+        seed=seed,
+        conf=conf,
+        engine=engine,
+        out=out,
+        peak_criterion=peak_criterion,
+    )
+    err = console(stderr=True)
+    out_c = console()
+    t_start = time.perf_counter()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} scenarios"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("simulating", total=len(scenarios))
+
+        def on_event(kind: str, info: dict) -> None:
+            if kind == "scenario_start":
+                progress.update(task, description=f"{info['scenario']}: simulating")
+            elif kind == "peak_probe":
+                p = info["probe"]
+                tag = "pass" if p.passed else "fail"
+                length = "full" if p.full_length else "pilot"
+                progress.update(task, description=f"Server peak search: {p.target_qps:,.1f} QPS {tag} ({length})")
+            elif kind == "scenario_done":
+                progress.advance(task)
+                o = info["outcome"]
+                if not json_out:
+                    # On a terminal print above the live bar; otherwise straight to stdout.
+                    target = progress.console if sys.stdout.isatty() else out_c
+                    target.print(o.summary.render_text(), markup=False, highlight=False, end="")
+                    target.print(f"({o.scenario.value}: {o.wall_s:.1f} s, engine {o.engine}; files in {o.out_dir})\n", markup=False, highlight=False)
+
+        outcomes = simulate_job(opts, on_event=on_event)
+    if json_out:
+        typer.echo(json.dumps([o.summary.to_dict() | {"peak_qps": o.peak.peak_qps if o.peak else None} for o in outcomes], indent=2, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"simbench simulate --profile {profile}  ({time.perf_counter() - t_start:.1f} s)")
+    for col in ("scenario", "metric", "value", "result", "queries"):
+        table.add_column(col)
+    for o in outcomes:
+        s = o.summary
+        value = f"{s.headline_value:,.2f}" if s.scenario in (Scenario.Server, Scenario.Offline) else f"{s.headline_value / 1e6:,.3f} ms"
+        if o.peak is not None:
+            value += f"  (peak search: {o.peak.peak_qps:,.1f} QPS)"
+        result = "VALID" if s.result_valid else "INVALID: " + "; ".join(s.invalid_reasons)
+        table.add_row(s.scenario.value, s.headline_name, value, result, f"{s.query_count:,}")
+    out_c.print(table)

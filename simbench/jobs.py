@@ -1,0 +1,272 @@
+"""End-to-end jobs behind the CLI commands (library code: no terminal I/O here).
+
+``simulate_job`` is ``simbench simulate``: for each scenario it assembles the settings
+(LoadGen defaults < official mlperf.conf < the profile's harness settings < ``--conf``
+user.conf < command-line flags), builds the simulated SUT from the profile, finds the peak
+Server QPS when none is given, runs the simulation, computes the Summary and writes
+``trace.parquet``, ``mlperf_log_summary.txt`` and ``summary.json`` per scenario.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from simbench.errors import SimbenchInputError
+from simbench.profiles import DynamicBatching, NoBatching, load_profile
+from simbench.settings import (
+    Scenario,
+    TestSettings,
+    apply_conf,
+    official_conf_entries,
+    parse_conf,
+    read_conf,
+)
+
+__all__ = ["SimulateOptions", "ScenarioOutcome", "simulate_job", "parse_batching", "build_settings"]
+
+
+@dataclass(frozen=True)
+class SimulateOptions:
+    """What ``simbench simulate`` was asked to do (the CLI flags, validated)."""
+
+    profile: str = "a100"
+    model: str | None = None
+    scenarios: tuple[Scenario, ...] = tuple(Scenario)
+    target_qps: float | None = None
+    target_latency_ms: float | None = None
+    min_duration_s: float | None = None
+    min_query_count: int | None = None
+    batching: str | None = None
+    replicas: int | None = None
+    seed: int | None = None
+    conf: str | None = None
+    engine: str = "auto"
+    out: str | None = None
+    peak_criterion: str = "valid"
+
+
+@dataclass
+class ScenarioOutcome:
+    """One scenario's result: summary, files written, and the peak search if one ran."""
+
+    scenario: Scenario
+    summary: Any
+    settings: TestSettings
+    out_dir: Path | None
+    engine: str
+    wall_s: float
+    peak: Any = None
+
+
+def parse_batching(text: str) -> NoBatching | DynamicBatching:
+    """Parse ``--batching``: ``none`` or ``dynamic:MAX_BATCH[:TIMEOUT_US]``.
+
+    Raises
+    ------
+    ValueError
+        Anything else, naming the flag and the accepted forms.
+    """
+    t = text.strip().lower()
+    if t in ("none", "off", "1"):
+        return NoBatching()
+    parts = t.split(":")
+    if parts[0] == "dynamic" and len(parts) in (2, 3):
+        try:
+            max_batch = int(parts[1])
+            timeout_us = float(parts[2]) if len(parts) == 3 else 0.0
+            return DynamicBatching(max_batch=max_batch, timeout_us=timeout_us)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"--batching {text!r}: {exc}") from None
+    raise ValueError(
+        f"--batching: expected 'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (e.g. dynamic:128:2000),"
+        f" got {text!r}"
+    )
+
+
+def _flag_conf(opts: SimulateOptions) -> str:
+    """The command-line flags as conf lines (so they follow the conf's per-scenario mapping)."""
+    lines = []
+    if opts.target_qps is not None:
+        lines.append(f"*.*.target_qps = {opts.target_qps!r}")
+    if opts.target_latency_ms is not None:
+        lines.append(f"*.*.target_latency = {opts.target_latency_ms!r}")
+    if opts.min_duration_s is not None:
+        lines.append(f"*.*.min_duration = {int(round(opts.min_duration_s * 1000))}")
+    if opts.min_query_count is not None:
+        lines.append(f"*.*.min_query_count = {int(opts.min_query_count)}")
+    return "\n".join(lines)
+
+
+def _seed_overrides(seed: int | None) -> tuple[dict[str, int], int]:
+    if seed is None:
+        return {}, 0
+    if seed < 0:
+        raise ValueError(f"--seed: expected an integer >= 0, got {seed}")
+    state = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
+    return (
+        {
+            "qsl_rng_seed": int(state[0]),
+            "sample_index_rng_seed": int(state[1]),
+            "schedule_rng_seed": int(state[2]),
+        },
+        int(seed),
+    )
+
+
+def build_settings(
+    model: str,
+    scenario: Scenario,
+    harness_settings: dict[str, float],
+    opts: SimulateOptions,
+) -> TestSettings:
+    """Settings for one scenario, in the documented precedence order (see module doc)."""
+    official = official_conf_entries()
+    settings = apply_conf(TestSettings(), official, model, scenario, official=True)
+    if harness_settings:
+        names = {f.name: f for f in dataclasses.fields(TestSettings)}
+        upd: dict[str, Any] = {}
+        for k, v in harness_settings.items():
+            if k not in names:
+                raise ValueError(f"profile harness setting {k!r} is not a TestSettings field")
+            upd[k] = int(v) if names[k].type in ("int", int) else float(v)
+        settings = dataclasses.replace(settings, **upd)
+    if opts.conf:
+        settings = apply_conf(settings, read_conf(opts.conf), model, scenario)
+    flags = _flag_conf(opts)
+    if flags:
+        settings = apply_conf(settings, parse_conf(flags, "command line"), model, scenario)
+    seeds, _ = _seed_overrides(opts.seed)
+    if seeds:
+        settings = dataclasses.replace(settings, **seeds)
+    return settings
+
+
+def default_out_dir() -> Path:
+    return Path("simbench_results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def simulate_job(
+    opts: SimulateOptions,
+    *,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> list[ScenarioOutcome]:
+    """Run ``simbench simulate``: every requested scenario, files written under ``opts.out``.
+
+    ``on_event(kind, info)`` receives progress events: ``('scenario_start', {...})``,
+    ``('peak_probe', {...})``, ``('scenario_done', {...})``.
+
+    Raises
+    ------
+    ProfileError, ConfError, ValueError
+        Bad profile, conf or flags (messages name the file/flag and field).
+    """
+    import time
+
+    from simbench.sim import dataset_size, simulate, sut_from_profile
+    from simbench.sim.peak import find_peak_qps
+    from simbench.summary import summarize
+    from simbench.trace import write_trace
+
+    emit = on_event or (lambda kind, info: None)
+    profile = load_profile(opts.profile)
+    model = opts.model or profile.default_model
+    if model not in profile.models:
+        raise SimbenchInputError(
+            f"--model: profile {profile.name!r} has no model {model!r}; it has "
+            + ", ".join(profile.models)
+        )
+    batching = parse_batching(opts.batching) if opts.batching else None
+    if opts.replicas is not None and opts.replicas < 1:
+        raise ValueError(f"--replicas: expected >= 1, got {opts.replicas}")
+    _, service_seed = _seed_overrides(opts.seed)
+    out_root = Path(opts.out) if opts.out else default_out_dir()
+    outcomes: list[ScenarioOutcome] = []
+    mp = profile.models[model]
+    for scenario in opts.scenarios:
+        t0 = time.perf_counter()
+        harness = mp.scenarios.get(scenario.value)
+        settings = build_settings(model, scenario, dict(harness.settings) if harness else {}, opts)
+        sut = sut_from_profile(profile, model, scenario, batching=batching, replicas=opts.replicas)
+        emit("scenario_start", {"scenario": scenario.value, "settings": settings})
+        peak = None
+        if scenario is Scenario.Server and opts.target_qps is None and not _conf_sets_qps(opts, model):
+            peak = find_peak_qps(
+                settings,
+                sut,
+                service_seed=service_seed,
+                criterion=opts.peak_criterion,
+                on_probe=lambda p: emit("peak_probe", {"probe": p}),
+            )
+            settings = dataclasses.replace(settings, server_target_qps=peak.peak_qps)
+        perf_count = settings.performance_sample_count_override or 1024
+        run = simulate(
+            settings,
+            sut,
+            engine=opts.engine,
+            service_seed=service_seed,
+            qsl_total_count=dataset_size(model, perf_count),
+            qsl_performance_count=perf_count,
+            metadata={
+                "profile": profile.name,
+                "device": profile.device,
+                "model": model,
+                "peak_search": _peak_meta(peak),
+            },
+        )
+        errors: tuple[str, ...] = ()
+        if run.ran_out_of_queries:
+            errors = (
+                "Ending early: Ran out of generated queries to issue before the minimum query"
+                " count and test duration were reached. Please update the relevant expected"
+                " latency or target qps in the TestSettings so they are more accurate.",
+            )
+        summary = summarize(
+            run.trace, run.effective, sut_name=sut.name, errors=errors
+        )
+        out_dir = out_root / scenario.value
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_trace(run.trace, out_dir / "trace.parquet")
+        (out_dir / "mlperf_log_summary.txt").write_text(summary.render_text())
+        payload = summary.to_dict()
+        payload["peak_search"] = _peak_meta(peak)
+        payload["engine"] = run.engine
+        payload["profile"] = profile.name
+        payload["model"] = model
+        (out_dir / "summary.json").write_text(json.dumps(payload, indent=2, default=str))
+        wall = time.perf_counter() - t0
+        outcome = ScenarioOutcome(scenario, summary, settings, out_dir, run.engine, wall, peak)
+        outcomes.append(outcome)
+        emit("scenario_done", {"outcome": outcome})
+        del run
+    return outcomes
+
+
+def _conf_sets_qps(opts: SimulateOptions, model: str) -> bool:
+    """Whether the user's conf sets a Server target_qps for this model (then no search)."""
+    if not opts.conf:
+        return False
+    from simbench.settings import conf_model_name
+
+    entries = read_conf(opts.conf)
+    name = conf_model_name(model, entries)
+    return any(
+        e.key == "target_qps" and e.scenario in ("Server", "*") and e.model in (name, "*")
+        for e in entries
+    )
+
+
+def _peak_meta(peak) -> dict[str, Any] | None:
+    if peak is None:
+        return None
+    return {
+        "peak_qps": peak.peak_qps,
+        "criterion": peak.criterion,
+        "probes": [dataclasses.asdict(p) for p in peak.probes],
+    }

@@ -1,0 +1,201 @@
+"""Find the peak Server QPS the way LoadGen's ``FindPeakPerformance`` mode does.
+
+LoadGen (``loadgen.cc`` ``FindBoundaries`` / ``FindPeakPerformanceBinarySearch``): the run at
+``server_target_qps`` must pass; the upper bound grows by ``x (1 + step_size)`` until a run
+fails; then the interval is bisected until ``floor(l*10^d) + 1 >= floor(u*10^d)`` with
+``d = server_find_peak_qps_decimals_of_precision``. The peak is the last passing ``l``.
+
+Two differences, both stated in ``docs/simulate.md``:
+
+* ``criterion='valid'`` (default) judges each run as a submission is judged: the latency
+  percentile within the bound *and* early stopping passed. ``criterion='loadgen'`` uses
+  LoadGen's check, the percentile only.
+* without a starting QPS, the lower bound comes from a short pilot search (runs of
+  ``pilot_fraction`` of the duration), so the full-length bisection starts from a tight
+  bracket; every reported pass/fail is still a full-length run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from simbench.schedule import schedule, stream_rng
+from simbench.settings import Scenario, TestSettings, resolve
+from simbench.stats import min_passing_queries
+
+__all__ = ["PeakSearchResult", "PeakProbe", "find_peak_qps", "server_run_passes", "capacity_qps"]
+
+
+@dataclass(frozen=True)
+class PeakProbe:
+    """One trial run of the search."""
+
+    target_qps: float
+    passed: bool
+    query_count: int
+    overlatency_count: int
+    full_length: bool
+
+
+@dataclass(frozen=True)
+class PeakSearchResult:
+    """Outcome of ``find_peak_qps``: the peak (last passing QPS) and every probe run."""
+
+    peak_qps: float
+    criterion: str
+    probes: tuple[PeakProbe, ...] = field(default_factory=tuple)
+
+
+def capacity_qps(sut) -> float:
+    """Saturation throughput of the simulated SUT in samples/s (full batches back to back):
+    ``replicas * max_batch / (latency(max_batch) * E[noise])``."""
+    from simbench.sim.kernels import interp_latency_ns
+
+    b = sut.max_batch
+    lat = interp_latency_ns(sut.batch_points, sut.latency_points_ns, b) * sut.noise.mean
+    return sut.replicas * b / (lat / 1e9)
+
+
+def server_run_passes(
+    settings: TestSettings,
+    sut,
+    *,
+    service_seed: int = 0,
+    criterion: str = "valid",
+    qsl_performance_count: int = 1024,
+) -> PeakProbe:
+    """Simulate one Server run (numba engine, no trace kept) and judge it.
+
+    Passing means ``sorted(latency)[floor(n*p)] <= bound`` (equivalently at most
+    ``n - floor(n*p) - 1`` samples above the bound) and, for ``criterion='valid'``,
+    ``n >= h(t) + t`` (early stopping).
+    """
+    from simbench.sim.engine_numba import run_kernel
+    from simbench.sim.kernels import noise_kernel_args
+
+    eff = resolve(settings, qsl_performance_count, qsl_performance_count)
+    sched = schedule(eff)
+    out = run_kernel(
+        False,
+        1,
+        sched.scheduled_ns,
+        int(sched.query_count),
+        int(eff.min_query_count),
+        int(eff.min_duration_ms) * 1_000_000,
+        int(eff.max_duration_ms) * 1_000_000,
+        np.ascontiguousarray(sut.batch_points, dtype=np.float64),
+        np.ascontiguousarray(sut.latency_points_ns, dtype=np.float64),
+        int(sut.max_batch),
+        int(sut.timeout_ns),
+        int(sut.replicas),
+        stream_rng(service_seed, "service"),
+        *noise_kernel_args(sut.noise),
+    )
+    q_issue, _start, complete = out[0], out[1], out[2]
+    n = int(out[5])
+    over = int(np.count_nonzero((complete - q_issue) > eff.target_latency_ns))
+    p = eff.target_latency_percentile
+    perf_ok = over <= n - math.floor(n * p) - 1
+    ok = perf_ok
+    if criterion == "valid" and ok:
+        ok = n >= min_passing_queries(over, p) + over
+    return PeakProbe(settings.server_target_qps, bool(ok), n, over, True)
+
+
+def find_peak_qps(
+    settings: TestSettings,
+    sut,
+    *,
+    service_seed: int = 0,
+    criterion: str = "valid",
+    start_qps: float | None = None,
+    pilot_fraction: float = 0.1,
+    on_probe: Callable[[PeakProbe], None] | None = None,
+) -> PeakSearchResult:
+    """Search the highest passing ``server_target_qps`` (LoadGen's FindPeakPerformance).
+
+    Parameters
+    ----------
+    settings : TestSettings
+        Server settings; ``server_find_peak_qps_decimals_of_precision`` and
+        ``server_find_peak_qps_boundary_step_size`` steer the search as in LoadGen.
+    sut : SimulatedSUT
+    service_seed : int
+    criterion : {'valid', 'loadgen'}
+        'valid': percentile bound and early stopping; 'loadgen': percentile bound only.
+    start_qps : float, optional
+        Lower bound that must pass (LoadGen uses ``server_target_qps``). Default: from a
+        pilot search at ``pilot_fraction`` of ``min_duration``.
+    on_probe : callable, optional
+        Called with each ``PeakProbe`` (for progress display).
+
+    Returns
+    -------
+    PeakSearchResult
+
+    Raises
+    ------
+    ValueError
+        Wrong scenario or criterion, or no passing QPS found above 1e-3 QPS.
+    """
+    if settings.scenario is not Scenario.Server:
+        raise ValueError("scenario: the peak search applies to Server only")
+    if criterion not in ("valid", "loadgen"):
+        raise ValueError(f"criterion: expected 'valid' or 'loadgen', got {criterion!r}")
+    probes: list[PeakProbe] = []
+    decimals = settings.server_find_peak_qps_decimals_of_precision
+    scale = 10.0**decimals
+
+    def probe(qps: float, full: bool = True) -> bool:
+        s = dataclasses.replace(settings, server_target_qps=float(qps))
+        if not full:
+            s = dataclasses.replace(
+                s, min_duration_ms=max(1000, int(settings.min_duration_ms * pilot_fraction))
+            )
+        r = server_run_passes(s, sut, service_seed=service_seed, criterion=criterion)
+        r = dataclasses.replace(r, full_length=full)
+        probes.append(r)
+        if on_probe is not None:
+            on_probe(r)
+        return r.passed
+
+    def bisect(lo: float, hi: float, full: bool, stop: Callable[[float, float], bool]) -> tuple[float, float]:
+        while not stop(lo, hi):
+            mid = round((lo + hi) / 2, decimals) if full else (lo + hi) / 2
+            if mid <= lo or mid >= hi:
+                break
+            if probe(mid, full):
+                lo = mid
+            else:
+                hi = mid
+        return lo, hi
+
+    step = 1.0 + settings.server_find_peak_qps_boundary_step_size
+    if start_qps is None:
+        cap = capacity_qps(sut)
+        lo, hi = 0.0, cap * 1.05
+        lo, hi = bisect(lo, hi, False, lambda a, b: b - a <= 0.01 * b)
+        if lo <= 0:
+            raise ValueError("no Server QPS passes the latency bound even at 1% of capacity")
+        lower = round(lo * 0.99, decimals) or 10**-decimals
+        step = 1.02  # the pilot bracket is tight; grow the upper bound in 2% steps
+    else:
+        lower = float(start_qps)
+    while not probe(lower):
+        lower = round(lower / step, decimals)
+        if lower < 1e-3:
+            raise ValueError("no passing Server QPS found above 0.001 QPS")
+    upper = lower * step
+    while probe(round(upper, decimals)):
+        lower = round(upper, decimals)
+        upper = lower * step
+    upper = round(upper, decimals)
+    lo, _ = bisect(
+        lower, upper, True, lambda a, b: math.floor(a * scale) + 1 >= math.floor(b * scale)
+    )
+    return PeakSearchResult(lo, criterion, tuple(probes))

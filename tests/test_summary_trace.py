@@ -1,0 +1,141 @@
+"""Summary against LoadGen's own numbers and layout; Trace Parquet round trip and errors."""
+
+import dataclasses
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simbench.errors import TraceError
+from simbench.settings import Scenario, TestSettings, official_settings, resolve
+from simbench.summary import summarize
+from simbench.trace import Trace, read_trace, write_trace
+
+
+def _trace(latencies_ns, issue_ns=None):
+    n = len(latencies_ns)
+    issue = np.zeros(n, dtype=np.int64) if issue_ns is None else np.asarray(issue_ns, dtype=np.int64)
+    return Trace(
+        query_id=np.arange(n, dtype=np.int64),
+        sample_index=np.zeros(n, dtype=np.int64),
+        issue_ns=issue,
+        complete_ns=issue + np.asarray(latencies_ns, dtype=np.int64),
+    )
+
+
+def test_server_summary_early_stopping_failure_matches_loadgen_text():
+    # loadgen.md: 1 ms SUT at 800 QPS, 1,582 queries, 14 over 15 ms -> p99 under the bound,
+    # yet INVALID on early stopping, "Would need to run at least 957 more queries".
+    lat = np.full(1582, 5_000_000)
+    lat[:14] = 20_000_000
+    issue = np.arange(1582, dtype=np.int64) * 1_300_000  # last scheduled at 2.06 s
+    s = dataclasses.replace(TestSettings(scenario=Scenario.Server, server_target_latency_ns=15_000_000, min_duration_ms=2000, server_target_qps=800))
+    summ = summarize(_trace(lat, issue), resolve(s, 1024, 1024), sut_name="PySUT")
+    text = summ.render_text()
+    assert "Result is : INVALID" in text
+    assert "  Performance constraints satisfied : Yes" in text
+    assert "  Early stopping satisfied: NO" in text
+    assert "Recommendations:\nEarly Stopping Result:\n * Run unsuccessful.\n * Processed 1582 queries.\n * Would need to run at least 957 more queries," in text
+
+
+def test_server_overloaded_reports_performance_constraint():
+    lat = np.full(1000, 50_000_000)
+    s = TestSettings(scenario=Scenario.Server, server_target_latency_ns=15_000_000, min_duration_ms=0)
+    summ = summarize(_trace(lat, np.arange(1000) * 1000), resolve(s, 1024, 1024))
+    text = summ.render_text()
+    assert "  Performance constraints satisfied : NO" in text
+    assert "Recommendations:\n * Reduce target QPS to improve latency." in text
+    assert summ.overlatency_count == 1000
+
+
+def test_singlestream_layout_and_percentiles_follow_loadgen():
+    rng = np.random.default_rng(0)
+    lat = rng.integers(400_000, 500_000, size=1577)
+    issue = np.concatenate([[0], np.cumsum(lat[:-1])])
+    s = TestSettings(scenario=Scenario.SingleStream, min_duration_ms=1, single_stream_expected_latency_ns=500_000)
+    summ = summarize(_trace(lat, issue), resolve(s, 1024, 1024), sut_name="PySUT")
+    srt = np.sort(lat)
+    assert summ.headline_value == srt[1419]  # floor(1577 * 0.9) = 1419
+    text = summ.render_text().splitlines()
+    assert text[:7] == ["=" * 48, "MLPerf Results Summary", "=" * 48, "SUT name : PySUT", "Scenario : SingleStream", "Mode     : PerformanceOnly", f"90.0th percentile latency (ns) : {srt[1419]}"]
+    assert " * Processed at least 64 queries (1577)." in text
+    assert f"50.00 percentile latency (ns)   : {srt[788]}" in text
+    assert f"Mean latency (ns)               : {int(lat.sum() // 1577)}" in text
+    assert f"QPS w/o loadgen overhead        : {1e9 / lat.mean():.2f}" in text
+    assert text[-1] == "No errors encountered during test."
+
+
+def test_offline_samples_per_second_and_min_duration():
+    lat = np.arange(1, 2201, dtype=np.int64) * 1_000_000
+    s = TestSettings(scenario=Scenario.Offline, offline_expected_qps=1000, min_duration_ms=2000, min_query_count=1)
+    eff = resolve(s, 1024, 1024)
+    tr = Trace(query_id=np.zeros(2200, dtype=np.int64), sample_index=np.arange(2200) % 1024, issue_ns=np.zeros(2200, dtype=np.int64), complete_ns=lat)
+    summ = summarize(tr, eff)
+    assert summ.samples_per_second == pytest.approx(1000.0) and summ.result_valid
+    assert "Samples per second: 1000\n" in summ.render_text()
+    short = summarize(tr, resolve(dataclasses.replace(s, min_duration_ms=3000), 1024, 1024))
+    assert not short.min_duration_met and " * Increase expected QPS so the loadgen pre-generates a larger (coalesced) query." in short.render_text()
+
+
+def test_errors_make_the_run_invalid():
+    s = TestSettings(scenario=Scenario.SingleStream, min_duration_ms=0)
+    summ = summarize(_trace(np.full(100, 1000), np.arange(100) * 1000), resolve(s, 10, 10), errors=("Ran out of generated queries",))
+    assert not summ.result_valid and "1 ERROR encountered. See detailed log." in summ.render_text()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(0, 2**40), min_size=1, max_size=200), st.booleans())
+def test_parquet_round_trip(tmp_path_factory, latencies, with_optional):
+    n = len(latencies)
+    tr = _trace(latencies, np.arange(n) * 7)
+    if with_optional:
+        tr.start_ns = tr.issue_ns + 1
+        tr.batch_id = np.arange(n) // 3
+        tr.device_id = np.zeros(n, dtype=np.int64)
+    tr.metadata = {"kind": "simulated", "settings": TestSettings().to_dict(), "seed": str(2**63 + 5)}
+    p = write_trace(tr, tmp_path_factory.mktemp("t") / "x.parquet")
+    back = read_trace(p)
+    for col in ("query_id", "sample_index", "issue_ns", "complete_ns", "start_ns", "batch_id", "device_id", "issued_ns"):
+        a, b = getattr(tr, col), getattr(back, col)
+        assert (a is None and b is None) or np.array_equal(a, b)
+    assert back.metadata == tr.metadata
+    assert TestSettings.from_dict(back.metadata["settings"]) == TestSettings()
+
+
+def test_summary_reproduced_from_parquet_alone(tmp_path):
+    from simbench.sim import simulate
+    from tests.conftest import make_sut
+
+    s = dataclasses.replace(official_settings("resnet50", "Server"), server_target_qps=300, min_duration_ms=2000)
+    run = simulate(s, make_sut(2e6))
+    p = write_trace(run.trace, tmp_path / "t.parquet")
+    back = read_trace(p)
+    eff_dict = back.metadata["effective_settings"]
+    assert eff_dict["target_qps"] == 300
+    assert summarize(back, run.effective).render_text() == summarize(run.trace, run.effective).render_text()
+
+
+@pytest.mark.parametrize(
+    "table,fragment",
+    [
+        (pa.table({"query_id": [0], "sample_index": [0], "issue_ns": [0]}), "missing required column 'complete_ns'"),
+        (pa.table({"query_id": [0], "sample_index": [0], "issue_ns": [0], "complete_ns": [1.5]}), "column 'complete_ns': expected int64 ns"),
+        (pa.table({"query_id": [1, 0], "sample_index": [0, 0], "issue_ns": [0, 0], "complete_ns": [1, 1]}), "ordered by query_id"),
+    ],
+)
+def test_malformed_trace_errors_name_file_and_column(tmp_path, table, fragment):
+    p = tmp_path / "bad.parquet"
+    pq.write_table(table, p)
+    with pytest.raises(TraceError) as exc:
+        read_trace(p)
+    assert str(p) in str(exc.value) and fragment in str(exc.value)
+
+
+def test_not_parquet(tmp_path):
+    p = tmp_path / "x.parquet"
+    p.write_text("hello")
+    with pytest.raises(TraceError, match="not a readable Parquet trace"):
+        read_trace(p)
