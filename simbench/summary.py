@@ -171,8 +171,9 @@ class Summary:
         if self.perf_constraints_met is False:
             p = self.effective.target_latency_percentile
             pct = loadgen_label(p)
+            at_p = self.extra.get("target_percentile_latency_ns")
             out.append(
-                f"{pct} percentile latency {self.latency_at(p)} ns exceeds the bound"
+                f"{pct} percentile latency {at_p} ns exceeds the bound"
                 f" {self.effective.target_latency_ns} ns"
             )
         if not self.min_duration_met:
@@ -188,9 +189,6 @@ class Summary:
         for e in self.errors:
             out.append(e)
         return tuple(out)
-
-    def latency_at(self, percentile: float) -> int:
-        return int(self.extra.get("target_percentile_latency_ns", 0)) if percentile == self.effective.target_latency_percentile else int(self.latency_percentiles_ns.get(percentile, 0))
 
     # ------------------------------------------------------------------ rendering
     def render_text(self) -> str:

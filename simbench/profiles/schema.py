@@ -242,6 +242,17 @@ class ScenarioHarness(_Strict):
     settings: dict[str, float] = Field(default_factory=dict)
     source: str = Field(min_length=1)
 
+    @field_validator("settings")
+    @classmethod
+    def _known_settings(cls, settings: dict[str, float]) -> dict[str, float]:
+        from simbench.settings import settings_field_names
+
+        known = set(settings_field_names())
+        for key in settings:
+            if key not in known:
+                raise ValueError(f"{key!r} is not a TestSettings field (e.g. offline_expected_qps)")
+        return settings
+
 
 class CalibrationTarget(_Strict):
     """A published figure the profile is calibrated to reproduce."""
