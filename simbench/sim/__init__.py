@@ -165,6 +165,30 @@ class SimulationRun:
     batches: int
 
 
+def engine_args(eff: EffectiveSettings, sched: QuerySchedule, sut: SimulatedSUT, service_seed: int) -> tuple:
+    """The positional arguments both engines take (``engine_numba.run_kernel``)."""
+    from simbench.sim.kernels import noise_kernel_args
+
+    closed = eff.scenario in (Scenario.SingleStream, Scenario.MultiStream)
+    arrivals = sched.scheduled_ns if sched.scheduled_ns is not None else np.zeros(0, dtype=np.int64)
+    return (
+        closed,
+        int(eff.samples_per_query),
+        arrivals,
+        int(sched.query_count),
+        int(eff.min_query_count),
+        int(eff.min_duration_ms) * 1_000_000,
+        int(eff.max_duration_ms) * 1_000_000,
+        np.ascontiguousarray(sut.batch_points, dtype=np.float64),
+        np.ascontiguousarray(sut.latency_points_ns, dtype=np.float64),
+        int(sut.max_batch),
+        int(sut.timeout_ns),
+        int(sut.replicas),
+        stream_rng(service_seed, "service"),
+        *noise_kernel_args(sut.noise),
+    )
+
+
 def simulate(
     settings: TestSettings,
     sut: SimulatedSUT,
@@ -209,26 +233,7 @@ def simulate(
     eff = resolve(settings, qsl_total_count or qsl_performance_count, qsl_performance_count)
     sched = schedule(eff)
     chosen = "numba" if engine == "auto" else engine
-    from simbench.sim.kernels import noise_kernel_args
-
-    closed = eff.scenario in (Scenario.SingleStream, Scenario.MultiStream)
-    arrivals = sched.scheduled_ns if sched.scheduled_ns is not None else np.zeros(0, dtype=np.int64)
-    args = (
-        closed,
-        int(eff.samples_per_query),
-        arrivals,
-        int(sched.query_count),
-        int(eff.min_query_count),
-        int(eff.min_duration_ms) * 1_000_000,
-        int(eff.max_duration_ms) * 1_000_000,
-        np.ascontiguousarray(sut.batch_points, dtype=np.float64),
-        np.ascontiguousarray(sut.latency_points_ns, dtype=np.float64),
-        int(sut.max_batch),
-        int(sut.timeout_ns),
-        int(sut.replicas),
-        stream_rng(service_seed, "service"),
-        *noise_kernel_args(sut.noise),
-    )
+    args = engine_args(eff, sched, sut, service_seed)
     if chosen == "numba":
         from simbench.sim.engine_numba import run_kernel
 

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from simbench.schedule import schedule, stream_rng
+from simbench.schedule import schedule
 from simbench.settings import Scenario, TestSettings, resolve
 from simbench.stats import min_passing_queries
 
@@ -75,27 +75,11 @@ def server_run_passes(
     ``n - floor(n*p) - 1`` samples above the bound) and, for ``criterion='valid'``,
     ``n >= h(t) + t`` (early stopping).
     """
+    from simbench.sim import engine_args
     from simbench.sim.engine_numba import run_kernel
-    from simbench.sim.kernels import noise_kernel_args
 
     eff = resolve(settings, qsl_performance_count, qsl_performance_count)
-    sched = schedule(eff)
-    out = run_kernel(
-        False,
-        1,
-        sched.scheduled_ns,
-        int(sched.query_count),
-        int(eff.min_query_count),
-        int(eff.min_duration_ms) * 1_000_000,
-        int(eff.max_duration_ms) * 1_000_000,
-        np.ascontiguousarray(sut.batch_points, dtype=np.float64),
-        np.ascontiguousarray(sut.latency_points_ns, dtype=np.float64),
-        int(sut.max_batch),
-        int(sut.timeout_ns),
-        int(sut.replicas),
-        stream_rng(service_seed, "service"),
-        *noise_kernel_args(sut.noise),
-    )
+    out = run_kernel(*engine_args(eff, schedule(eff), sut, service_seed))
     q_issue, _start, complete = out[0], out[1], out[2]
     n = int(out[5])
     over = int(np.count_nonzero((complete - q_issue) > eff.target_latency_ns))
