@@ -242,7 +242,7 @@ def simulate(
         from simbench.sim import engine_simpy
 
         out = engine_simpy.run(*args)
-    q_issue, start, complete, batch, device, nq, batches, ran_out = out
+    q_issue, start, complete, batch, device, nq, batches, ran_out, _over = out
     spq = eff.samples_per_query
     trace = Trace(
         query_id=np.repeat(np.arange(nq, dtype=np.int64), spq),

@@ -47,13 +47,20 @@ def run_kernel(
     noise_sigma,
     noise_probs,
     noise_mults,
+    record=True,
+    latency_bound_ns=-1,
 ):
     """Simulate one run. Returns per-query issue times and per-sample start/complete/batch/device.
+
+    With ``record=False`` no per-sample arrays are kept (they come back empty), which makes a
+    run of tens of millions of queries much cheaper when only ``overlatency`` is needed
+    (the peak search). ``overlatency`` counts samples whose latency exceeds
+    ``latency_bound_ns`` (when >= 0).
 
     Returns
     -------
     (query_issue_ns, start_ns, complete_ns, batch_id, device_id, queries_issued,
-     batches, ran_out)
+     batches, ran_out, overlatency)
     """
     inf = np.iinfo(np.int64).max
     spq = samples_per_query
@@ -67,12 +74,16 @@ def run_kernel(
             n_open = 0
             while n_open < q_cap and arrivals_ns[n_open] < max_duration_ns:
                 n_open += 1
-    s_cap = q_cap * spq
-    q_issue = np.empty(q_cap, dtype=np.int64)
+    s_cap = q_cap * spq if record else 0
+    if closed:
+        q_issue = np.empty(q_cap, dtype=np.int64)
+    else:
+        q_issue = arrivals_ns  # open loop: a query's issue time is its scheduled time
     start = np.empty(s_cap, dtype=np.int64)
     complete = np.empty(s_cap, dtype=np.int64)
     batch = np.empty(s_cap, dtype=np.int64)
     device = np.empty(s_cap, dtype=np.int64)
+    overlatency = 0
     busy = np.zeros(replicas, dtype=np.bool_)
     free_at = np.zeros(replicas, dtype=np.int64)
     b_first = np.zeros(replicas, dtype=np.int64)
@@ -95,7 +106,6 @@ def run_kernel(
             stop_issuing = True
     n_idle = replicas
     while a < n_open and arrivals_ns[a] <= 0:
-        q_issue[a] = arrivals_ns[a]
         tail += spq
         a += 1
     if not closed:
@@ -111,10 +121,11 @@ def run_kernel(
                     d += 1
                 mult = draw_multiplier(rng, noise_kind, noise_sigma, noise_probs, noise_mults)
                 svc = service_time_ns(batch_points, latency_points_ns, b, mult)
-                for s in range(head, head + b):
-                    start[s] = now
-                    batch[s] = k
-                    device[s] = d
+                if record:
+                    for s in range(head, head + b):
+                        start[s] = now
+                        batch[s] = k
+                        device[s] = d
                 busy[d] = True
                 n_idle -= 1
                 free_at[d] = now + svc
@@ -149,8 +160,13 @@ def run_kernel(
                 busy[d] = False
                 n_idle += 1
                 f = b_first[d]
-                for s in range(f, f + b_size[d]):
-                    complete[s] = now
+                if record:
+                    for s in range(f, f + b_size[d]):
+                        complete[s] = now
+                if latency_bound_ns >= 0:
+                    for s in range(f, f + b_size[d]):
+                        if now - q_issue[s // spq] > latency_bound_ns:
+                            overlatency += 1
                 if closed:
                     remaining -= b_size[d]
                     if remaining == 0 and not stop_issuing:
@@ -168,14 +184,13 @@ def run_kernel(
                                 stop_issuing = True
         # 2. arrivals
         while a < n_open and arrivals_ns[a] <= now:
-            q_issue[a] = arrivals_ns[a]
             tail += spq
             a += 1
         if not closed:
             nq = a
-    n_s = nq * spq
+    n_s = nq * spq if record else 0
     return (
-        q_issue[:nq],
+        q_issue[:nq].copy(),
         start[:n_s],
         complete[:n_s],
         batch[:n_s],
@@ -183,4 +198,5 @@ def run_kernel(
         nq,
         k,
         ran_out,
+        overlatency,
     )

@@ -146,8 +146,11 @@ def run(
     noise_sigma: float,
     noise_probs: np.ndarray,
     noise_mults: np.ndarray,
+    record: bool = True,
+    latency_bound_ns: int = -1,
 ):
-    """Same inputs and outputs as ``engine_numba.run_kernel``, computed with SimPy."""
+    """Same inputs and outputs as ``engine_numba.run_kernel``, computed with SimPy
+    (per-sample arrays are always kept; ``record`` is accepted for the same signature)."""
     env = simpy.Environment()
     state = _State(spq=samples_per_query, busy=[False] * replicas)
     noise = (rng, noise_kind, noise_sigma, noise_probs, noise_mults)
@@ -164,13 +167,19 @@ def run(
     nq = len(state.q_issue)
     n_s = nq * samples_per_query
     idx = range(n_s)
+    q_issue = np.array(state.q_issue, dtype=np.int64)
+    complete = np.fromiter((state.complete[s] for s in idx), dtype=np.int64, count=n_s)
+    over = 0
+    if latency_bound_ns >= 0:
+        over = int(np.count_nonzero(complete - np.repeat(q_issue, samples_per_query) > latency_bound_ns))
     return (
-        np.array(state.q_issue, dtype=np.int64),
+        q_issue,
         np.fromiter((state.start[s] for s in idx), dtype=np.int64, count=n_s),
-        np.fromiter((state.complete[s] for s in idx), dtype=np.int64, count=n_s),
+        complete,
         np.fromiter((state.batch[s] for s in idx), dtype=np.int64, count=n_s),
         np.fromiter((state.device[s] for s in idx), dtype=np.int64, count=n_s),
         nq,
         state.batches,
         state.ran_out,
+        over,
     )
