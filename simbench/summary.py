@@ -458,9 +458,11 @@ def _p99_estimate(lat: np.ndarray) -> EarlyStoppingResult:
     if es.passed:
         lines = tuple(line for line in es.lines if "99.0th percentile estimate" in line)
     else:
+        # LoadGen wraps this message over three lines (checked against mlcommons-loadgen 6.0.17).
         lines = (
-            " * Not enough queries processed for 99.0th percentile early stopping estimate"
-            f" (would need to process at least {es.min_queries} total queries).",
+            " * Not enough queries processed for 99.0th percentile",
+            " early stopping estimate (would need to process at",
+            f" least {es.min_queries} total queries).",
         )
     return _replace_lines(es, lines)
 

@@ -139,3 +139,21 @@ def test_not_parquet(tmp_path):
     p.write_text("hello")
     with pytest.raises(TraceError, match="not a readable Parquet trace"):
         read_trace(p)
+
+
+def test_short_singlestream_early_stopping_block_matches_real_loadgen():
+    # Layout of a real mlcommons-loadgen 6.0.17 SingleStream run with 201 queries (null SUT):
+    # the p99 estimate needs 662 queries, and LoadGen wraps that message over three lines.
+    lat = np.arange(1000, 1201)
+    s = TestSettings(scenario=Scenario.SingleStream, min_duration_ms=100, single_stream_expected_latency_ns=1_000_000)
+    text = summarize(_trace(lat, np.arange(201) * 1000), resolve(s, 1024, 1024)).render_text()
+    assert (
+        "Early Stopping Result:\n"
+        " * Processed at least 64 queries (201).\n"
+        " * Would discard 9 highest latency queries.\n"
+        " * Early stopping 90.0th percentile estimate: 1191\n"
+        " * Not enough queries processed for 99.0th percentile\n"
+        " early stopping estimate (would need to process at\n"
+        " least 662 total queries).\n"
+    ) in text
+    assert "Recommendations:\n * Decrease the expected latency so the loadgen pre-generates more queries.\n" in text
