@@ -29,6 +29,7 @@ def simulate(
     engine: Annotated[str, typer.Option(help="auto, simpy or numba. Both give the identical trace; numba is the fast path.", rich_help_panel=_RUN)] = "auto",
     out: Annotated[Optional[str], typer.Option(help="Output folder [default: ./simbench_results/<timestamp>/].", rich_help_panel=_RUN)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
+    arrival: Annotated[Optional[str], typer.Option(help="Server arrival law: poisson (LoadGen's, default), deterministic, gamma:CV, mmpp:BURST_RATIO[:BASE_DWELL[:BURST_DWELL]], trace:PATH.csv[:COLUMN]. Non-Poisson laws are what-if runs, not MLPerf's Server.", rich_help_panel=_SETTINGS)] = None,
     peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance).", rich_help_panel=_RUN)] = "valid",
 ) -> None:
     """Simulate MLPerf Inference scenarios for a model on a hardware profile.
@@ -44,6 +45,8 @@ def simulate(
       simbench simulate --profile l4 --model bert-99 --scenario Server --target-qps 900
 
       simbench simulate --scenario Offline --batching dynamic:256 --min-duration-s 60
+
+      simbench simulate --scenario Server --arrival gamma:3 --target-qps 20000
     """
     import json
     import sys
@@ -77,6 +80,7 @@ def simulate(
         engine=engine,
         out=out,
         peak_criterion=peak_criterion,
+        arrival=arrival,
     )
     err = console(stderr=True)
     out_c = console()

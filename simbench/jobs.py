@@ -50,6 +50,7 @@ class SimulateOptions:
     engine: str = "auto"
     out: str | None = None
     peak_criterion: str = "valid"
+    arrival: str | None = None
 
 
 @dataclass
@@ -183,6 +184,9 @@ def simulate_job(
             + ", ".join(profile.models)
         )
     batching = parse_batching(opts.batching) if opts.batching else None
+    from simbench.arrivals import parse_arrivals
+
+    arrivals = parse_arrivals(opts.arrival) if opts.arrival else None
     if opts.replicas is not None and opts.replicas < 1:
         raise ValueError(f"--replicas: expected >= 1, got {opts.replicas}")
     _, service_seed = _seed_overrides(opts.seed)
@@ -203,6 +207,7 @@ def simulate_job(
                 service_seed=service_seed,
                 criterion=opts.peak_criterion,
                 on_probe=lambda p: emit("peak_probe", {"probe": p}),
+                arrivals=arrivals,
             )
             settings = dataclasses.replace(settings, server_target_qps=peak.peak_qps)
         perf_count = settings.performance_sample_count_override or 1024
@@ -219,6 +224,7 @@ def simulate_job(
                 "model": model,
                 "peak_search": _peak_meta(peak),
             },
+            arrivals=arrivals,
         )
         errors: tuple[str, ...] = ()
         if run.ran_out_of_queries:

@@ -14,7 +14,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from simbench.settings import EffectiveSettings, Scenario
 
@@ -105,52 +104,30 @@ class QuerySchedule:
         return loaded[offsets.reshape(-1)]
 
 
-@njit(cache=True)
-def _poisson_times_ns(rng, mean_gap_ns, duration_ns, min_queries, max_queries, capacity):
-    """Scheduled times: 0, then cumulative exponential gaps truncated to whole ns, while the
-    previous time is before ``duration_ns`` or fewer than ``min_queries`` exist."""
-    out = np.empty(capacity, dtype=np.int64)
-    n = 0
-    t = np.int64(0)
-    prev = np.int64(-1)
-    while prev < duration_ns or n < min_queries:
-        if max_queries > 0 and n >= max_queries:
-            break
-        if n == out.shape[0]:
-            grown = np.empty(out.shape[0] * 2, dtype=np.int64)
-            grown[:n] = out[:n]
-            out = grown
-        out[n] = t
-        n += 1
-        prev = t
-        t += np.int64(np.floor(rng.standard_exponential() * mean_gap_ns))
-    return out[:n].copy()
-
-
-def _server_arrivals_ns(eff: EffectiveSettings) -> np.ndarray:
-    """Poisson schedule: first query at 0, then exponential gaps (truncated to whole ns).
-
-    Generates until the last scheduled time reaches ``min_duration`` and at least
+def _server_arrivals_ns(eff: EffectiveSettings, arrivals) -> np.ndarray:
+    """Server schedule: first query at 0, then gaps from the arrival law (Poisson by default)
+    truncated to whole ns, until the last scheduled time reaches ``min_duration`` and at least
     ``min_query_count`` queries exist (capped by ``max_query_count`` when non-zero), as
-    LoadGen's ``GenerateQueries`` loop does; the exponential variates come from the
-    ``schedule_rng_seed`` stream, one per query after the first.
+    LoadGen's ``GenerateQueries`` loop does; draws come from the ``schedule_rng_seed`` stream.
     """
+    from simbench.arrivals import PoissonArrivals
+
+    law = arrivals or PoissonArrivals()
     rng = stream_rng(eff.schedule_rng_seed, "schedule")
-    mean_gap_ns = 1e9 / eff.target_qps
-    duration_ns = eff.target_duration_ms * 1_000_000
-    expected = int(duration_ns / mean_gap_ns * 1.01) + eff.min_query_count + 1024
-    return _poisson_times_ns(
-        rng, mean_gap_ns, duration_ns, eff.min_query_count, eff.max_query_count, expected
+    return law.times_ns(
+        rng, eff.target_qps, eff.target_duration_ms * 1_000_000, eff.min_query_count, eff.max_query_count
     )
 
 
-def schedule(effective: EffectiveSettings) -> QuerySchedule:
+def schedule(effective: EffectiveSettings, arrivals=None) -> QuerySchedule:
     """Generate the query schedule for a run, as LoadGen does before timing starts.
 
     Parameters
     ----------
     effective : EffectiveSettings
         From ``simbench.settings.resolve``.
+    arrivals : simbench.arrivals.ArrivalProcess, optional
+        Server arrival law; default Poisson (LoadGen's). Ignored by other scenarios.
 
     Returns
     -------
@@ -164,7 +141,7 @@ def schedule(effective: EffectiveSettings) -> QuerySchedule:
       ``count = max(min_query_count, ceil(2*min_duration/period) + 1)``. LoadGen issues them
       on completion and logs "Ran out of generated queries" if they run out first.
       (Checked against mlcommons-loadgen 6.0.17: 100 us period, 2 s -> 40,001 queries.)
-    * Server: see ``_server_arrivals_ns``.
+    * Server: Poisson at ``target_qps`` (or ``arrivals``); see ``_server_arrivals_ns``.
     * Offline: one query at t=0 holding ``samples_per_query`` samples.
     """
     eff = effective
@@ -172,7 +149,7 @@ def schedule(effective: EffectiveSettings) -> QuerySchedule:
     if eff.scenario is Scenario.Offline:
         return QuerySchedule(eff.scenario, spq, 1, np.zeros(1, dtype=np.int64), eff)
     if eff.scenario is Scenario.Server:
-        times = _server_arrivals_ns(eff)
+        times = _server_arrivals_ns(eff, arrivals)
         return QuerySchedule(eff.scenario, spq, int(times.shape[0]), times, eff)
     period_ns = 1e9 / eff.target_qps
     gen_ns = 2 * eff.min_duration_ms * 1_000_000

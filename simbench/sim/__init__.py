@@ -198,6 +198,7 @@ def simulate(
     qsl_total_count: int | None = None,
     qsl_performance_count: int = 1024,
     metadata: dict[str, Any] | None = None,
+    arrivals=None,
 ) -> SimulationRun:
     """Run one MLPerf scenario against a simulated SUT.
 
@@ -213,6 +214,8 @@ def simulate(
         QSL sizes; ``qsl_total_count`` defaults to ``qsl_performance_count``.
     metadata : dict, optional
         Extra run metadata stored in the Trace (e.g. the profile, the requested flags).
+    arrivals : simbench.arrivals.ArrivalProcess, optional
+        Server arrival law (default Poisson, LoadGen's); see ``simbench.arrivals``.
 
     Returns
     -------
@@ -231,7 +234,7 @@ def simulate(
             " queries; use 0 (unbounded, the MLPerf default)"
         )
     eff = resolve(settings, qsl_total_count or qsl_performance_count, qsl_performance_count)
-    sched = schedule(eff)
+    sched = schedule(eff, arrivals)
     chosen = "numba" if engine == "auto" else engine
     args = engine_args(eff, sched, sut, service_seed)
     if chosen == "numba":
@@ -266,6 +269,7 @@ def simulate(
                 "service_seed": str(service_seed),
             },
             "generated_query_count": int(sched.query_count),
+            "arrivals": arrivals.describe() if arrivals is not None else {"kind": "poisson"},
             "ran_out_of_queries": bool(ran_out),
             "simbench_version": simbench.__version__,
             "host": {"python": platform.python_version(), "machine": platform.machine()},

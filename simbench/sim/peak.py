@@ -67,6 +67,7 @@ def server_run_passes(
     service_seed: int = 0,
     criterion: str = "valid",
     qsl_performance_count: int = 1024,
+    arrivals=None,
 ) -> PeakProbe:
     """Simulate one Server run (numba engine, no trace kept) and judge it.
 
@@ -79,7 +80,7 @@ def server_run_passes(
 
     eff = resolve(settings, qsl_performance_count, qsl_performance_count)
     out = run_kernel(
-        *engine_args(eff, schedule(eff), sut, service_seed),
+        *engine_args(eff, schedule(eff, arrivals), sut, service_seed),
         record=False,
         latency_bound_ns=int(eff.target_latency_ns),
     )
@@ -102,6 +103,7 @@ def find_peak_qps(
     start_qps: float | None = None,
     pilot_fraction: float = 0.1,
     on_probe: Callable[[PeakProbe], None] | None = None,
+    arrivals=None,
 ) -> PeakSearchResult:
     """Search the highest passing ``server_target_qps`` (LoadGen's FindPeakPerformance).
 
@@ -119,6 +121,8 @@ def find_peak_qps(
         pilot search at ``pilot_fraction`` of ``min_duration``.
     on_probe : callable, optional
         Called with each ``PeakProbe`` (for progress display).
+    arrivals : simbench.arrivals.ArrivalProcess, optional
+        Arrival law of every probe run (default Poisson).
 
     Returns
     -------
@@ -143,7 +147,7 @@ def find_peak_qps(
             s = dataclasses.replace(
                 s, min_duration_ms=max(1000, int(settings.min_duration_ms * pilot_fraction))
             )
-        r = server_run_passes(s, sut, service_seed=service_seed, criterion=criterion)
+        r = server_run_passes(s, sut, service_seed=service_seed, criterion=criterion, arrivals=arrivals)
         r = dataclasses.replace(r, full_length=full)
         probes.append(r)
         if on_probe is not None:

@@ -1,0 +1,297 @@
+"""Server arrival processes: LoadGen's Poisson law and what-if alternatives.
+
+MLPerf's Server scenario is defined with Poisson arrivals (``PoissonArrivals``, the default).
+The others answer "what if traffic were smoother or burstier than Poisson at the same mean
+rate?": ``DeterministicArrivals`` (constant gaps), ``GammaArrivals`` (gap coefficient of
+variation ``cv``; cv = 1 is Poisson, cv > 1 bursty), ``MMPPArrivals`` (a two-state
+Markov-modulated Poisson process: bursts of ``burst_ratio`` times the base rate) and
+``TraceArrivals`` (the inter-arrival gaps of a real trace, rescaled to the target rate).
+
+Every law yields scheduled times in whole ns with the first query at 0, generated until the
+previous time reaches the duration and at least ``min_queries`` exist (LoadGen's loop), all
+from the ``schedule_rng_seed`` stream. Each has ``mean`` and ``cv`` of its gaps (in units of
+the mean gap) for analytic checks.
+
+References
+----------
+LoadGen ``loadgen.cc`` ``GenerateQueries`` / ``ScheduleDistribution`` (Poisson);
+W. Fischer and K. Meier-Hellstern, "The Markov-modulated Poisson process (MMPP) cookbook",
+Performance Evaluation 18 (1993) — the two-state MMPP.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+__all__ = [
+    "ArrivalProcess",
+    "PoissonArrivals",
+    "DeterministicArrivals",
+    "GammaArrivals",
+    "MMPPArrivals",
+    "TraceArrivals",
+    "parse_arrivals",
+]
+
+
+@njit(cache=True)
+def _times_ns(rng, kind, mean_gap_ns, p1, p2, p3, gaps, duration_ns, min_queries, max_queries, capacity):
+    """Scheduled times for one law (kind 0 Poisson, 1 deterministic, 2 Gamma(shape p1),
+    3 MMPP-2 (p1 = burst rate ratio, p2 = mean dwell in the base state / mean gap,
+    p3 = mean dwell in the burst state / mean gap), 4 trace gaps (cycled))."""
+    out = np.empty(capacity, dtype=np.int64)
+    n = 0
+    t = np.int64(0)
+    prev = np.int64(-1)
+    state = 0
+    # MMPP: rates chosen so the long-run mean rate is 1 / mean_gap_ns.
+    frac_burst = p3 / (p2 + p3) if kind == 3 else 0.0
+    base_rate = 1.0 / (mean_gap_ns * ((1.0 - frac_burst) + frac_burst * p1)) if kind == 3 else 0.0
+    state_left = 0.0
+    if kind == 3:
+        state_left = rng.standard_exponential() * p2 * mean_gap_ns
+    i = 0
+    while prev < duration_ns or n < min_queries:
+        if max_queries > 0 and n >= max_queries:
+            break
+        if n == out.shape[0]:
+            grown = np.empty(out.shape[0] * 2, dtype=np.int64)
+            grown[:n] = out[:n]
+            out = grown
+        out[n] = t
+        n += 1
+        prev = t
+        if kind == 0:
+            gap = rng.standard_exponential() * mean_gap_ns
+        elif kind == 1:
+            gap = mean_gap_ns
+        elif kind == 2:
+            gap = rng.standard_gamma(p1) * mean_gap_ns / p1
+        elif kind == 3:
+            gap = 0.0
+            while True:
+                rate = base_rate * (p1 if state == 1 else 1.0)
+                step = rng.standard_exponential() / rate
+                if step <= state_left:
+                    state_left -= step
+                    gap += step
+                    break
+                # the state ends before the next arrival: memorylessness lets us redraw
+                gap += state_left
+                state = 1 - state
+                state_left = rng.standard_exponential() * (p3 if state == 1 else p2) * mean_gap_ns
+        else:
+            gap = gaps[i % gaps.shape[0]] * mean_gap_ns
+            i += 1
+        t += np.int64(np.floor(gap))
+    return out[:n].copy()
+
+
+@dataclass(frozen=True)
+class ArrivalProcess:
+    """Base class; subclasses set the law. ``kind`` names it in metadata and on the CLI."""
+
+    @property
+    def kind(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _params(self) -> tuple[int, float, float, float, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    def times_ns(
+        self,
+        rng: np.random.Generator,
+        target_qps: float,
+        duration_ns: int,
+        min_queries: int,
+        max_queries: int = 0,
+    ) -> np.ndarray:
+        """Scheduled times (int64 ns, first at 0) at mean rate ``target_qps`` (> 0)."""
+        if target_qps <= 0:
+            raise ValueError(f"target_qps: expected > 0, got {target_qps}")
+        mean_gap_ns = 1e9 / target_qps
+        code, p1, p2, p3, gaps = self._params()
+        capacity = int(duration_ns / mean_gap_ns * 1.05) + min_queries + 1024
+        return _times_ns(rng, code, mean_gap_ns, p1, p2, p3, gaps, int(duration_ns), int(min_queries), int(max_queries), capacity)
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, **{k: v for k, v in self.__dict__.items() if k != "gaps"}}
+
+
+@dataclass(frozen=True)
+class PoissonArrivals(ArrivalProcess):
+    """Exponential gaps: LoadGen's Server law (gap cv = 1)."""
+
+    kind = "poisson"  # type: ignore[assignment]
+    mean = 1.0
+    cv = 1.0
+
+    def _params(self):
+        return 0, 0.0, 0.0, 0.0, np.ones(1)
+
+
+@dataclass(frozen=True)
+class DeterministicArrivals(ArrivalProcess):
+    """Constant gaps of ``1 / target_qps`` (gap cv = 0)."""
+
+    kind = "deterministic"  # type: ignore[assignment]
+    mean = 1.0
+    cv = 0.0
+
+    def _params(self):
+        return 1, 0.0, 0.0, 0.0, np.ones(1)
+
+
+@dataclass(frozen=True)
+class GammaArrivals(ArrivalProcess):
+    """Gamma gaps with coefficient of variation ``cv`` (> 0): shape ``1/cv^2``."""
+
+    cv: float = 2.0
+    kind = "gamma"  # type: ignore[assignment]
+    mean = 1.0
+
+    def __post_init__(self) -> None:
+        if not (0 < self.cv <= 100):
+            raise ValueError(f"gamma cv: expected 0 < cv <= 100, got {self.cv}")
+
+    def _params(self):
+        return 2, 1.0 / self.cv**2, 0.0, 0.0, np.ones(1)
+
+
+@dataclass(frozen=True)
+class MMPPArrivals(ArrivalProcess):
+    """Two-state MMPP: bursts at ``burst_ratio`` x the base rate.
+
+    ``base_dwell`` / ``burst_dwell`` are the mean times spent in each state, in units of the
+    mean gap (e.g. 1000 and 100: a burst every ~1000 arrivals lasting ~100 mean gaps). The
+    base rate is set so the long-run mean rate equals ``target_qps``.
+    """
+
+    burst_ratio: float = 5.0
+    base_dwell: float = 1000.0
+    burst_dwell: float = 100.0
+    kind = "mmpp"  # type: ignore[assignment]
+    mean = 1.0
+
+    def __post_init__(self) -> None:
+        if self.burst_ratio < 1 or self.base_dwell <= 0 or self.burst_dwell <= 0:
+            raise ValueError("mmpp: expected burst_ratio >= 1 and positive dwell times")
+
+    @property
+    def cv(self) -> float:
+        """Gap cv from the MMPP-2 interarrival law (Fischer & Meier-Hellstern 1993, eq. 8)."""
+        f = self.burst_dwell / (self.base_dwell + self.burst_dwell)
+        lam0 = 1.0 / ((1 - f) + f * self.burst_ratio)
+        lam1 = lam0 * self.burst_ratio
+        r0, r1 = 1.0 / self.base_dwell, 1.0 / self.burst_dwell  # switching rates
+        # second moment of the stationary interarrival time of an MMPP-2
+        q = np.array([[-r0, r0], [r1, -r1]])
+        lam = np.diag([lam0, lam1])
+        d0 = q - lam
+        pi = np.array([r1, r0]) / (r0 + r1)
+        p_arr = pi @ lam / (pi @ lam).sum()
+        inv = np.linalg.inv(-d0)
+        m1 = p_arr @ inv @ np.ones(2)
+        m2 = 2 * p_arr @ inv @ inv @ np.ones(2)
+        return float(math.sqrt(m2 - m1**2) / m1)
+
+    def _params(self):
+        return 3, float(self.burst_ratio), float(self.base_dwell), float(self.burst_dwell), np.ones(1)
+
+
+@dataclass(frozen=True, eq=False)
+class TraceArrivals(ArrivalProcess):
+    """Replay the gaps of a real trace (cycled), rescaled so their mean is ``1/target_qps``.
+
+    ``gaps`` are positive inter-arrival gaps in any unit; ``source`` names the trace.
+    """
+
+    gaps: np.ndarray = None  # type: ignore[assignment]
+    source: str = ""
+    kind = "trace"  # type: ignore[assignment]
+    mean = 1.0
+
+    def __post_init__(self) -> None:
+        g = np.asarray(self.gaps, dtype=np.float64)
+        if g.ndim != 1 or g.size < 2 or np.any(g < 0) or g.sum() <= 0:
+            raise ValueError("trace gaps: expected at least 2 non-negative gaps with a positive sum")
+        object.__setattr__(self, "gaps", g / g.mean())
+
+    @property
+    def cv(self) -> float:
+        return float(np.std(self.gaps) / np.mean(self.gaps))
+
+    def _params(self):
+        return 4, 0.0, 0.0, 0.0, self.gaps
+
+    def describe(self) -> dict:
+        return {"kind": "trace", "source": self.source, "gap_count": int(self.gaps.size), "cv": self.cv}
+
+
+def parse_arrivals(text: str) -> ArrivalProcess:
+    """Parse ``--arrival``: ``poisson`` | ``deterministic`` | ``gamma:CV`` |
+    ``mmpp:BURST_RATIO[:BASE_DWELL[:BURST_DWELL]]`` | ``trace:PATH.csv[:COLUMN]``.
+
+    A trace CSV needs a column of arrival timestamps (any unit); by default the first column
+    whose name contains 'time'.
+
+    Raises
+    ------
+    ValueError
+        Any other form, naming the flag and the accepted forms.
+    """
+    forms = "poisson, deterministic, gamma:CV, mmpp:BURST_RATIO[:BASE_DWELL[:BURST_DWELL]], trace:PATH.csv[:COLUMN]"
+    t = text.strip()
+    head, _, rest = t.partition(":")
+    head = head.lower()
+    try:
+        if head == "poisson" and not rest:
+            return PoissonArrivals()
+        if head == "deterministic" and not rest:
+            return DeterministicArrivals()
+        if head == "gamma" and rest:
+            return GammaArrivals(cv=float(rest))
+        if head == "mmpp" and rest:
+            vals = [float(v) for v in rest.split(":")]
+            if len(vals) > 3:
+                raise ValueError("too many fields")
+            return MMPPArrivals(*vals)
+        if head == "trace" and rest:
+            return _trace_arrivals(rest)
+    except ValueError as exc:
+        raise ValueError(f"--arrival {text!r}: {exc}; expected one of {forms}") from None
+    raise ValueError(f"--arrival: expected one of {forms}, got {text!r}")
+
+
+def _trace_arrivals(spec: str) -> TraceArrivals:
+    import pandas as pd
+
+    path, _, column = spec.partition(":")
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{path}: cannot read arrival trace: {exc}") from None
+    if column:
+        if column not in df.columns:
+            raise ValueError(f"{path}: no column {column!r}; columns: {', '.join(map(str, df.columns))}")
+    else:
+        cands = [c for c in df.columns if "time" in str(c).lower()]
+        if not cands:
+            raise ValueError(f"{path}: no timestamp column (name containing 'time'); name one with trace:PATH:COLUMN")
+        column = cands[0]
+    col = df[column]
+    if pd.api.types.is_numeric_dtype(col):
+        values = col.to_numpy(dtype=np.float64)
+        bad = int(np.isnan(values).sum())
+    else:
+        ts = pd.to_datetime(col, errors="coerce")
+        bad = int(ts.isna().sum())
+        values = (ts - ts.min()).dt.total_seconds().to_numpy(dtype=np.float64) if not bad else np.zeros(0)
+    if bad:
+        raise ValueError(f"{path}: column {column!r}: {bad} values are neither numbers nor timestamps")
+    gaps = np.diff(np.sort(values))
+    return TraceArrivals(gaps=gaps, source=f"{path}:{column}")
