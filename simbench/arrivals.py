@@ -27,7 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+MAX_SCHEDULE_SIZE = 150_000_000
+"""Most queries (or Offline samples) one run may generate: a simulated sample costs about 90 bytes of memory, so 150 M is ~14 GB."""
+
 __all__ = [
+    "MAX_SCHEDULE_SIZE",
+    "check_schedule_size",
     "ArrivalProcess",
     "PoissonArrivals",
     "DeterministicArrivals",
@@ -91,6 +96,16 @@ def _times_ns(rng, kind, mean_gap_ns, p1, p2, p3, gaps, duration_ns, min_queries
     return out[:n].copy()
 
 
+def check_schedule_size(setting: str, count: float, what: str) -> None:
+    """Raise ValueError naming ``setting`` when a run would generate more than
+    ``MAX_SCHEDULE_SIZE`` queries or samples (each costs tens of bytes per trace column)."""
+    if count > MAX_SCHEDULE_SIZE:
+        raise ValueError(
+            f"{setting}: this run would generate {count:,.0f} {what}, more than the"
+            f" {MAX_SCHEDULE_SIZE:,} one run can hold in memory; lower the rate or min_duration"
+        )
+
+
 @dataclass(frozen=True)
 class ArrivalProcess:
     """Base class; subclasses set the law. ``kind`` names it in metadata and on the CLI."""
@@ -111,11 +126,22 @@ class ArrivalProcess:
         max_queries: int = 0,
     ) -> np.ndarray:
         """Scheduled times (int64 ns, first at 0) at mean rate ``target_qps`` (> 0)."""
-        if target_qps <= 0:
+        if not target_qps > 0:
             raise ValueError(f"target_qps: expected > 0, got {target_qps}")
         mean_gap_ns = 1e9 / target_qps
+        expected = duration_ns / mean_gap_ns
+        if max_queries:
+            expected = min(expected, max_queries)
+        check_schedule_size("server_target_qps", max(expected, min_queries), "queries")
+        # The schedule must fit int64 ns: the run spans about max(duration, min_queries gaps).
+        span_ns = max(duration_ns, (min_queries + 1) * mean_gap_ns)
+        if span_ns * 20 > 2**62:
+            raise ValueError(
+                f"server_target_qps: {target_qps:g} QPS is too low: {max(min_queries, 1)} queries"
+                f" would span {span_ns / 1e9 / 86400:,.0f} days"
+            )
         code, p1, p2, p3, gaps = self._params()
-        capacity = int(duration_ns / mean_gap_ns * 1.05) + min_queries + 1024
+        capacity = int(expected * 1.05) + min_queries + 1024
         return _times_ns(rng, code, mean_gap_ns, p1, p2, p3, gaps, int(duration_ns), int(min_queries), int(max_queries), capacity)
 
     def describe(self) -> dict:

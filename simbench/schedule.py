@@ -144,9 +144,12 @@ def schedule(effective: EffectiveSettings, arrivals=None) -> QuerySchedule:
     * Server: Poisson at ``target_qps`` (or ``arrivals``); see ``_server_arrivals_ns``.
     * Offline: one query at t=0 holding ``samples_per_query`` samples.
     """
+    from simbench.arrivals import check_schedule_size
+
     eff = effective
     spq = eff.samples_per_query
     if eff.scenario is Scenario.Offline:
+        check_schedule_size("offline_expected_qps", spq, "samples in the Offline query")
         return QuerySchedule(eff.scenario, spq, 1, np.zeros(1, dtype=np.int64), eff)
     if eff.scenario is Scenario.Server:
         times = _server_arrivals_ns(eff, arrivals)
@@ -156,4 +159,6 @@ def schedule(effective: EffectiveSettings, arrivals=None) -> QuerySchedule:
     count = max(eff.min_query_count, math.ceil(round(gen_ns / period_ns, 6)) + 1)
     if eff.max_query_count:
         count = min(count, eff.max_query_count)
+    name = "single_stream" if eff.scenario is Scenario.SingleStream else "multi_stream"
+    check_schedule_size(f"{name}_expected_latency_ns", count * spq, "pre-generated samples")
     return QuerySchedule(eff.scenario, spq, int(count), None, eff)

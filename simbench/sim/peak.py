@@ -94,6 +94,25 @@ def server_run_passes(
     return PeakProbe(settings.server_target_qps, bool(ok), n, over, True)
 
 
+_MAX_STEPS = 200
+
+
+def _no_pass_reason(last: PeakProbe, settings: TestSettings) -> str:
+    bound_ms = settings.server_target_latency_ns / 1e6
+    if last.overlatency_count > 0:
+        return (
+            f"no Server QPS passes: even at {last.target_qps:,.3g} QPS, {last.overlatency_count:,} of"
+            f" {last.query_count:,} queries exceed the {bound_ms:g} ms latency bound; the SUT's"
+            " latency at low load (batching timeout + service time) is above the bound"
+        )
+    need = min_passing_queries(0, settings.server_target_latency_percentile)
+    return (
+        f"no Server QPS passes: even at {last.target_qps:,.3g} QPS the run has only"
+        f" {last.query_count:,} queries, fewer than early stopping needs ({need:,}); raise"
+        " --min-duration-s or --min-query-count"
+    )
+
+
 def find_peak_qps(
     settings: TestSettings,
     sut,
@@ -138,14 +157,18 @@ def find_peak_qps(
     if criterion not in ("valid", "loadgen"):
         raise ValueError(f"criterion: expected 'valid' or 'loadgen', got {criterion!r}")
     probes: list[PeakProbe] = []
+    es_min = min_passing_queries(0, settings.server_target_latency_percentile)
     decimals = settings.server_find_peak_qps_decimals_of_precision
     scale = 10.0**decimals
 
     def probe(qps: float, full: bool = True) -> bool:
         s = dataclasses.replace(settings, server_target_qps=float(qps))
         if not full:
+            # Short pilot runs, but never so short that early stopping alone fails them.
             s = dataclasses.replace(
-                s, min_duration_ms=max(1000, int(settings.min_duration_ms * pilot_fraction))
+                s,
+                min_duration_ms=max(1000, int(settings.min_duration_ms * pilot_fraction)),
+                min_query_count=max(settings.min_query_count, 4 * es_min),
             )
         r = server_run_passes(s, sut, service_seed=service_seed, criterion=criterion, arrivals=arrivals)
         r = dataclasses.replace(r, full_length=full)
@@ -166,25 +189,45 @@ def find_peak_qps(
         return lo, hi
 
     step = 1.0 + settings.server_find_peak_qps_boundary_step_size
+    cap = capacity_qps(sut)
+    duration_s = max(settings.min_duration_ms / 1000.0, 1e-3)
+    # The lowest rate worth trying: 0.1 % of capacity, but with enough queries in the run for
+    # early stopping to be able to pass (twice its minimum).
+    lowest = max(cap * 1e-3, 2 * es_min / duration_s, 10**-decimals)
+    if lowest >= cap:
+        raise ValueError(
+            f"no Server QPS can pass: a {duration_s:g} s run at the SUT's capacity"
+            f" ({cap:,.1f} QPS) has fewer than the {2 * es_min:,} queries early stopping"
+            " needs; raise --min-duration-s"
+        )
     if start_qps is None:
-        cap = capacity_qps(sut)
-        lo, hi = 0.0, cap * 1.05
-        lo, hi = bisect(lo, hi, False, lambda a, b: b - a <= 0.01 * b)
-        if lo <= 0:
-            raise ValueError("no Server QPS passes the latency bound even at 1% of capacity")
-        lower = round(lo * 0.99, decimals) or 10**-decimals
-        step = 1.02  # the pilot bracket is tight; grow the upper bound in 2% steps
+        # A full-length run at 0.1 % of capacity must pass, or no rate will.
+        if not probe(lowest):
+            raise ValueError(_no_pass_reason(probes[-1], settings))
+        lo, _ = bisect(lowest, cap * 1.05, False, lambda a, b: b - a <= 0.01 * b)
+        lower = max(round(lo * 0.99, decimals), round(lowest, decimals))
+        step = 1.02  # the pilot bracket is tight; move the bounds in 2 % steps
     else:
         lower = float(start_qps)
-    while not probe(lower):
-        lower = round(lower / step, decimals)
-        if lower < 1e-3:
-            raise ValueError("no passing Server QPS found above 0.001 QPS")
-    upper = lower * step
-    while probe(round(upper, decimals)):
-        lower = round(upper, decimals)
-        upper = lower * step
-    upper = round(upper, decimals)
+    for _ in range(_MAX_STEPS):
+        if probe(lower):
+            break
+        if lower <= lowest:
+            raise ValueError(_no_pass_reason(probes[-1], settings))
+        lower = max(round(lower / step, decimals), round(lowest, decimals))
+    else:
+        raise ValueError(_no_pass_reason(probes[-1], settings))
+    upper = round(lower * step, decimals)
+    for _ in range(_MAX_STEPS):
+        if not probe(upper):
+            break
+        lower = upper
+        upper = round(lower * step, decimals)
+    else:
+        raise ValueError(
+            f"server peak search: every rate up to {upper:,.1f} QPS passes; the SUT's capacity"
+            f" estimate ({cap:,.1f} QPS) is far off, or the run is too short to fail"
+        )
     lo, _ = bisect(
         lower, upper, True, lambda a, b: math.floor(a * scale) + 1 >= math.floor(b * scale)
     )

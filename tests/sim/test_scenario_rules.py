@@ -57,3 +57,36 @@ def test_offline_one_query_all_samples_at_zero():
     assert run.effective.samples_per_query == 11_000 == len(tr)
     assert tr.query_count == 1 and np.all(tr.issue_ns == 0)
     assert run.batches == 43  # ceil(11000 / 256)
+
+
+def test_peak_search_errors_clearly_when_no_rate_can_pass():
+    import pytest
+
+    from simbench.sim.peak import find_peak_qps
+
+    # 2 ms service time against a 1 ms bound: nothing passes, whatever the rate.
+    s = TestSettings(scenario=Scenario.Server, server_target_latency_ns=1_000_000, min_duration_ms=10_000)
+    with pytest.raises(ValueError, match="exceed the 1 ms latency bound"):
+        find_peak_qps(s, make_sut(2e6))
+    # A run too short for early stopping at any rate the SUT can serve.
+    s = TestSettings(scenario=Scenario.Server, server_target_latency_ns=10**9, min_duration_ms=500)
+    with pytest.raises(ValueError, match="fewer than the 918 queries early stopping needs"):
+        find_peak_qps(s, make_sut(2e6))
+
+
+def test_peak_search_finds_mm1_style_boundary():
+    from simbench.sim.peak import find_peak_qps
+
+    # Deterministic 1 ms service, bound 20 ms: M/D/1's mean wait rho*D/(2(1-rho)) is ~4.4 ms
+    # at rho = 0.9, and its p99 about 4.6x that, so the peak sits near 900 QPS; the run at the
+    # peak passes and a run 1 % above it fails.
+    import dataclasses
+
+    from simbench.summary import summarize
+
+    s = TestSettings(scenario=Scenario.Server, server_target_latency_ns=20_000_000, min_duration_ms=60_000)
+    peak = find_peak_qps(s, make_sut(1e6))
+    assert 850 < peak.peak_qps < 950
+    at_peak = simulate(dataclasses.replace(s, server_target_qps=peak.peak_qps), make_sut(1e6))
+    assert summarize(at_peak.trace, at_peak.effective).result_valid
+    assert any(not p.passed and p.target_qps <= peak.peak_qps * 1.01 for p in peak.probes if p.full_length)
