@@ -16,18 +16,18 @@ _RUN = "Run and output"
 @handle_errors
 def simulate(
     profile: Annotated[str, typer.Option(help="Shipped profile name (see `simbench profile list`) or a profile YAML path.", rich_help_panel=_SUT)] = "a100",
-    model: Annotated[Optional[str], typer.Option(help="Model in the profile [default: the profile's first model].", rich_help_panel=_SUT)] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model in the profile (default: the profile's first model).", rich_help_panel=_SUT)] = None,
     scenario: Annotated[str, typer.Option(help="SingleStream, MultiStream, Server, Offline, or all.", rich_help_panel=_SETTINGS)] = "all",
-    target_qps: Annotated[Optional[float], typer.Option("--target-qps", help="Server: server_target_qps (without it, the peak valid QPS is searched as LoadGen's FindPeakPerformance does). Offline: offline_expected_qps.", rich_help_panel=_SETTINGS)] = None,
-    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", help="Server: the latency bound (ms). SingleStream/MultiStream: the expected latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
-    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration in seconds [official: 600].", rich_help_panel=_SETTINGS)] = None,
-    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", min=0.0, help="Server: server_target_qps (without it, the peak valid QPS is searched as LoadGen's FindPeakPerformance does). Offline: offline_expected_qps.", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", min=0.0, help="Server: the latency bound (ms). SingleStream/MultiStream: the expected latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, help="min_duration in seconds (official: 600).", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
     conf: Annotated[Optional[str], typer.Option(help="A user.conf in mlperf.conf syntax, applied over the official values.", rich_help_panel=_SETTINGS)] = None,
-    batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' [default: the profile's harness setting per scenario].", rich_help_panel=_SUT)] = None,
-    replicas: Annotated[Optional[int], typer.Option(help="Identical devices sharing one queue [default: profile].", rich_help_panel=_SUT)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Derive every seed (QSL, sample index, schedule, service noise) from this integer [default: mlperf.conf's official seeds, service seed 0].", rich_help_panel=_RUN)] = None,
+    batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (default: the profile's harness setting per scenario).", rich_help_panel=_SUT)] = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, help="Identical devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Derive every seed (QSL, sample index, schedule, service noise) from this integer (default: mlperf.conf's official seeds, service seed 0).", rich_help_panel=_RUN)] = None,
     engine: Annotated[str, typer.Option(help="auto, simpy or numba. Both give the identical trace; numba is the fast path.", rich_help_panel=_RUN)] = "auto",
-    out: Annotated[Optional[str], typer.Option(help="Output folder [default: ./simbench_results/<timestamp>/].", rich_help_panel=_RUN)] = None,
+    out: Annotated[Optional[str], typer.Option(help="Output folder (default: ./simbench_results/<timestamp>/).", rich_help_panel=_RUN)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
     arrival: Annotated[Optional[str], typer.Option(help="Server arrival law: poisson (LoadGen's, default), deterministic, gamma:CV, mmpp:BURST_RATIO[:BASE_DWELL[:BURST_DWELL]], trace:PATH.csv[:COLUMN]. Non-Poisson laws are what-if runs, not MLPerf's Server.", rich_help_panel=_SETTINGS)] = None,
     peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance).", rich_help_panel=_RUN)] = "valid",
@@ -61,6 +61,10 @@ def simulate(
         scenarios = tuple(Scenario)
     else:
         scenarios = tuple(Scenario.parse(s) for s in scenario.split(","))
+    if target_qps is not None and target_qps <= 0:
+        raise ValueError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
+    if target_latency_ms is not None and target_latency_ms <= 0:
+        raise ValueError(f"--target-latency-ms: expected > 0 ms, got {target_latency_ms:g}")
     if engine not in ("auto", "simpy", "numba"):
         raise ValueError(f"--engine: expected auto, simpy or numba, got {engine!r}")
     if peak_criterion not in ("valid", "loadgen"):
@@ -83,6 +87,14 @@ def simulate(
         arrival=arrival,
     )
     err = console(stderr=True)
+    for flag, value, applies in (
+        ("--target-qps", target_qps, {Scenario.Server, Scenario.Offline}),
+        ("--target-latency-ms", target_latency_ms, {Scenario.Server, Scenario.SingleStream, Scenario.MultiStream}),
+        ("--arrival", arrival, {Scenario.Server}),
+    ):
+        ignored = [s.value for s in scenarios if s not in applies]
+        if value is not None and ignored:
+            err.print(f"note: {flag} does not apply to {', '.join(ignored)}; ignored there", highlight=False)
     out_c = console()
     t_start = time.perf_counter()
     with Progress(
@@ -115,7 +127,15 @@ def simulate(
 
         outcomes = simulate_job(opts, on_event=on_event)
     if json_out:
-        typer.echo(json.dumps([o.summary.to_dict() | {"peak_qps": o.peak.peak_qps if o.peak else None} for o in outcomes], indent=2, default=str))
+        from simbench.jobs import peak_metadata
+
+        typer.echo(
+            json.dumps(
+                [o.summary.to_dict() | {"peak_search": peak_metadata(o.peak), "files": str(o.out_dir)} for o in outcomes],
+                indent=2,
+                default=str,
+            )
+        )
         return
     from rich.table import Table
 
@@ -124,7 +144,7 @@ def simulate(
         table.add_column(col)
     for o in outcomes:
         s = o.summary
-        value = f"{s.headline_value:,.2f}" if s.scenario in (Scenario.Server, Scenario.Offline) else f"{s.headline_value / 1e6:,.3f} ms"
+        value = f"{s.headline_value:,.2f}" if s.scenario in (Scenario.Server, Scenario.Offline) else f"{s.headline_value:,.0f}"
         if o.peak is not None:
             value += f"  (peak search: {o.peak.peak_qps:,.1f} QPS)"
         result = "VALID" if s.result_valid else "INVALID: " + "; ".join(s.invalid_reasons)

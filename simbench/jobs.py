@@ -29,7 +29,7 @@ from simbench.settings import (
     read_conf,
 )
 
-__all__ = ["SimulateOptions", "ScenarioOutcome", "simulate_job", "parse_batching", "build_settings"]
+__all__ = ["SimulateOptions", "ScenarioOutcome", "simulate_job", "parse_batching", "build_settings", "peak_metadata"]
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,15 @@ def parse_batching(text: str) -> NoBatching | DynamicBatching:
         try:
             max_batch = int(parts[1])
             timeout_us = float(parts[2]) if len(parts) == 3 else 0.0
-            return DynamicBatching(max_batch=max_batch, timeout_us=timeout_us)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"--batching {text!r}: {exc}") from None
+        except ValueError:
+            raise ValueError(
+                f"--batching {text!r}: MAX_BATCH must be an integer and TIMEOUT_US a number"
+            ) from None
+        if not 1 <= max_batch <= 1_000_000:
+            raise ValueError(f"--batching {text!r}: MAX_BATCH must be in 1..1000000")
+        if not 0 <= timeout_us <= 60_000_000:
+            raise ValueError(f"--batching {text!r}: TIMEOUT_US must be in 0..60000000 (60 s)")
+        return DynamicBatching(max_batch=max_batch, timeout_us=timeout_us)
     raise ValueError(
         f"--batching: expected 'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (e.g. dynamic:128:2000),"
         f" got {text!r}"
@@ -126,6 +132,7 @@ def build_settings(
     scenario: Scenario,
     harness_settings: dict[str, float],
     opts: SimulateOptions,
+    harness_origin: str = "profile harness settings",
 ) -> TestSettings:
     """Settings for one scenario, in the documented precedence order (see module doc)."""
     official = official_conf_entries()
@@ -135,9 +142,12 @@ def build_settings(
         upd: dict[str, Any] = {}
         for k, v in harness_settings.items():
             if k not in names:
-                raise ValueError(f"profile harness setting {k!r} is not a TestSettings field")
+                raise ValueError(f"{harness_origin}.{k}: not a TestSettings field")
             upd[k] = int(v) if names[k].type in ("int", int) else float(v)
-        settings = dataclasses.replace(settings, **upd)
+        try:
+            settings = dataclasses.replace(settings, **upd)
+        except ValueError as exc:
+            raise ValueError(f"{harness_origin}: {exc}") from None
     if opts.conf:
         settings = apply_conf(settings, read_conf(opts.conf), model, scenario)
     flags = _flag_conf(opts)
@@ -191,12 +201,24 @@ def simulate_job(
         raise ValueError(f"--replicas: expected >= 1, got {opts.replicas}")
     _, service_seed = _seed_overrides(opts.seed)
     out_root = Path(opts.out) if opts.out else default_out_dir()
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"--out {out_root}: exists and is not a directory") from None
+    except OSError as exc:
+        raise ValueError(f"--out {out_root}: cannot create the output folder: {exc.strerror or exc}") from None
     outcomes: list[ScenarioOutcome] = []
     mp = profile.models[model]
     for scenario in opts.scenarios:
         t0 = time.perf_counter()
         harness = mp.scenarios.get(scenario.value)
-        settings = build_settings(model, scenario, dict(harness.settings) if harness else {}, opts)
+        settings = build_settings(
+            model,
+            scenario,
+            dict(harness.settings) if harness else {},
+            opts,
+            harness_origin=f"profile {opts.profile}: models.{model}.scenarios.{scenario.value}.settings",
+        )
         sut = sut_from_profile(profile, model, scenario, batching=batching, replicas=opts.replicas)
         emit("scenario_start", {"scenario": scenario.value, "settings": settings})
         peak = None
@@ -222,7 +244,7 @@ def simulate_job(
                 "profile": profile.name,
                 "device": profile.device,
                 "model": model,
-                "peak_search": _peak_meta(peak),
+                "peak_search": peak_metadata(peak),
             },
             arrivals=arrivals,
         )
@@ -240,8 +262,11 @@ def simulate_job(
         out_dir.mkdir(parents=True, exist_ok=True)
         write_trace(run.trace, out_dir / "trace.parquet")
         (out_dir / "mlperf_log_summary.txt").write_text(summary.render_text())
+        (out_dir / "mlperf_log_detail.txt").write_text(
+            summary.render_detail_log(settings, generated_query_count=run.schedule.query_count)
+        )
         payload = summary.to_dict()
-        payload["peak_search"] = _peak_meta(peak)
+        payload["peak_search"] = peak_metadata(peak)
         payload["engine"] = run.engine
         payload["profile"] = profile.name
         payload["model"] = model
@@ -268,7 +293,7 @@ def _conf_sets_qps(opts: SimulateOptions, model: str) -> bool:
     )
 
 
-def _peak_meta(peak) -> dict[str, Any] | None:
+def peak_metadata(peak) -> dict[str, Any] | None:
     if peak is None:
         return None
     return {

@@ -492,7 +492,9 @@ def read_conf(path: str | Path) -> list[ConfEntry]:
     """Read and parse a conf file; ConfError if it is missing or malformed."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise ConfError(f"{p}: cannot read conf file: {exc.strerror or exc}") from None
     return parse_conf(text, str(p))

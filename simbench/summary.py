@@ -311,6 +311,67 @@ class Summary:
         d.update(self.extra)
         return d
 
+    def render_detail_log(
+        self,
+        requested: Any = None,
+        generated_query_count: int | None = None,
+    ) -> str:
+        """The run's ``mlperf_log_detail.txt``: one ``:::MLLOG {json}`` line per key.
+
+        Keys follow LoadGen's detail log (``requested_*``, ``effective_*``,
+        ``generated_query_count``, ``error_runtime``, ``result_*``, ``early_stopping_*``,
+        ``num_errors``); ``time_ms`` is the simulated/measured time of the event (0 for
+        settings, the run's last completion for results), so the file is deterministic.
+        """
+        end_ms = self.extra.get("run_end_ns", 0) / 1e6
+        out: list[str] = []
+
+        def log(key: str, value: Any, time_ms: float = 0.0, *, error: bool = False, warning: bool = False) -> None:
+            rec = {
+                "key": key,
+                "value": value,
+                "time_ms": time_ms,
+                "namespace": "mlperf::logging",
+                "event_type": "POINT_IN_TIME",
+                "metadata": {"is_error": error, "is_warning": warning, "file": "simbench", "line_no": 0, "pid": 0, "tid": 0},
+            }
+            out.append(":::MLLOG " + json.dumps(rec, default=str))
+
+        log("sut_name", self.sut_name)
+        if requested is not None:
+            for k, v in requested.to_dict().items():
+                log(f"requested_{k}", v)
+        for k, v in self.effective.to_dict().items():
+            log(f"effective_{k}", v)
+        if generated_query_count is not None:
+            log("generated_query_count", generated_query_count)
+            log("generated_samples_per_query", self.effective.samples_per_query)
+        for e in self.errors:
+            log("error_runtime", e, end_ms, error=True)
+        for w in self.warnings:
+            log("warning_generic_message", w, end_ms, warning=True)
+        d = self.to_dict()
+        log("result_validity", d["result_validity"], end_ms)
+        if self.perf_constraints_met is not None:
+            log("result_perf_constraints_met", self.perf_constraints_met, end_ms)
+        log("result_min_duration_met", self.min_duration_met, end_ms)
+        log("result_min_queries_met", self.min_queries_met, end_ms)
+        log("early_stopping_met", self.early_stopping_met, end_ms)
+        if not self.result_valid:
+            log("result_invalid_reason", "; ".join(self.invalid_reasons), end_ms)
+        if self.early_stopping:
+            log("early_stopping_result", " ".join(line for es in self.early_stopping for line in es.lines), end_ms)
+        log("result_query_count", self.query_count, end_ms)
+        skip = {"scenario", "sut_name", "mode", "result_validity", "result_perf_constraints_met",
+                "result_min_duration_met", "result_min_queries_met", "early_stopping_met",
+                "result_invalid_reason", "headline_metric", "headline_value", "result_query_count",
+                "early_stopping_result", "effective_settings", "errors", "warnings"}
+        for k, v in d.items():
+            if k not in skip and not k.startswith("target_percentile"):
+                log(k, v, end_ms)
+        log("num_errors", len(self.errors), end_ms)
+        return "\n".join(out) + "\n"
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
 
@@ -447,7 +508,10 @@ def summarize(
         early_stopping=es_results,
         errors=tuple(errors),
         warnings=tuple(warnings),
-        extra={"target_percentile_latency_ns": int(target_pct_latency)},
+        extra={
+            "target_percentile_latency_ns": int(target_pct_latency),
+            "run_end_ns": int(trace.complete_ns.max()),
+        },
         **kwargs,
     )
 

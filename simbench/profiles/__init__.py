@@ -75,7 +75,10 @@ def parse_profile(text: str, origin: str) -> HardwareProfile:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ProfileError(f"{origin}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ProfileError(f"{origin}: not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
     try:
@@ -84,11 +87,15 @@ def parse_profile(text: str, origin: str) -> HardwareProfile:
         lines = []
         for err in exc.errors():
             loc = tuple(err["loc"])
+            if err["type"] == "missing":
+                lines.append(f"{origin}: field {_format_loc(loc)}: required field is missing")
+                continue
             got = err.get("input")
             got_s = repr(got) if not isinstance(got, dict) else "a mapping"
             if len(got_s) > 60:
                 got_s = got_s[:57] + "..."
-            lines.append(f"{origin}: field {_format_loc(loc)}: {err['msg']} (got {got_s})")
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"{origin}: field {_format_loc(loc)}: {msg} (got {got_s})")
         raise ProfileError("\n".join(lines)) from None
 
 
@@ -104,10 +111,14 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
     s = str(name_or_path)
     path = Path(s)
     if path.suffix in {".yaml", ".yml"} or path.exists() or "/" in s:
+        if path.is_dir():
+            raise ProfileError(f"{s}: is a directory; expected a profile .yaml file")
         if not path.is_file():
             raise ProfileError(f"{s}: profile file not found")
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProfileError(f"{s}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         except OSError as exc:
             raise ProfileError(f"{s}: cannot read profile: {exc}") from None
         return parse_profile(text, s)

@@ -56,7 +56,7 @@ SCENARIO_NAMES = ("SingleStream", "MultiStream", "Server", "Offline")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Sourced(_Strict):
@@ -71,8 +71,8 @@ class Sourced(_Strict):
 class LatencyPoint(_Strict):
     """Median service time of one batch of ``batch`` samples on one device, in ns."""
 
-    batch: int = Field(ge=1)
-    latency_ns: float = Field(gt=0)
+    batch: int = Field(ge=1, le=10_000_000)
+    latency_ns: float = Field(gt=0, le=1e15, description="at most 1e15 ns (11.6 days)")
     source: str = Field(min_length=1)
     note: str | None = None
 
@@ -165,8 +165,8 @@ class QuantileNoise(_Strict):
             raise ValueError(f"probabilities must start at 0 and end at 1, got {probs}")
         if any(b <= a for a, b in zip(probs, probs[1:])):
             raise ValueError(f"probabilities must be strictly increasing, got {probs}")
-        if any(m <= 0 for m in mults) or any(b < a for a, b in zip(mults, mults[1:])):
-            raise ValueError(f"multipliers must be positive and non-decreasing, got {mults}")
+        if any(not (0 < m <= 1e6) for m in mults) or any(b < a for a, b in zip(mults, mults[1:])):
+            raise ValueError(f"multipliers must be in (0, 1e6] and non-decreasing, got {mults}")
         return points
 
     @property

@@ -49,25 +49,25 @@ CASES = [
      ["models.resnet50.latency.points[2].latency_ns", "greater than 0"]),
     ("missing point source",
      _del(lambda d: _rn(d)["latency"]["points"][1], "source"),
-     ["models.resnet50.latency.points[1].source", "Field required"]),
+     ["models.resnet50.latency.points[1].source", "required field is missing"]),
     ("empty point source",
      _set(lambda d: _rn(d)["latency"]["points"][1], "source", ""),
      ["models.resnet50.latency.points[1].source"]),
     ("missing spec source",
      _del(lambda d: d["specs"]["memory_bandwidth_gbps"], "source"),
-     ["specs.memory_bandwidth_gbps.source", "Field required"]),
+     ["specs.memory_bandwidth_gbps.source", "required field is missing"]),
     ("missing power source",
      _del(lambda d: d["power_limit_w"], "source"),
-     ["power_limit_w.source", "Field required"]),
+     ["power_limit_w.source", "required field is missing"]),
     ("missing noise source",
      _del(lambda d: _rn(d)["noise"], "source"),
-     ["models.resnet50.noise.quantiles.source", "Field required"]),
+     ["models.resnet50.noise.quantiles.source", "required field is missing"]),
     ("missing harness source",
      _del(lambda d: _rn(d)["scenarios"]["Server"], "source"),
-     ["models.resnet50.scenarios.Server.source", "Field required"]),
+     ["models.resnet50.scenarios.Server.source", "required field is missing"]),
     ("missing target source",
      _del(lambda d: _rn(d)["calibration"][0], "source"),
-     ["models.resnet50.calibration[0].source", "Field required"]),
+     ["models.resnet50.calibration[0].source", "required field is missing"]),
     ("unknown scenario",
      lambda d: _rn(d)["scenarios"].__setitem__("Sideways", _rn(d)["scenarios"]["Offline"]),
      ["models.resnet50.scenarios", "unknown scenario 'Sideways'"]),
@@ -171,3 +171,16 @@ def test_unknown_name_lists_shipped_profiles():
     assert "unknown profile 'a1000'" in msg
     for name in ("a100", "h100", "l4", "t4"):
         assert name in msg
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan", "1e30"])
+def test_non_finite_or_absurd_latency_rejected(tmp_path, value):
+    from simbench.profiles import load_profile
+
+    p = tmp_path / "p.yaml"
+    p.write_text(
+        "name: x\ndevice: y\nmodels:\n  m:\n    latency:\n      points:\n"
+        f"        - {{batch: 1, latency_ns: {value}, source: s}}\n"
+    )
+    with pytest.raises(ProfileError, match=r"models.m.latency.points\[0\].latency_ns"):
+        load_profile(p)
