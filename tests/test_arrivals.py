@@ -16,7 +16,7 @@ from simbench.profiles.schema import NoNoise
 from simbench.schedule import stream_rng
 from simbench.settings import Scenario, TestSettings
 from simbench.sim import simulate
-from tests.conftest import make_sut
+from simbench.testing import make_sut
 
 AZURE_CONV = Path(__file__).parent / "data" / "azure_llm_2023" / "AzureLLMInferenceTrace_conv.csv"
 

@@ -107,7 +107,7 @@ def test_parquet_round_trip(tmp_path_factory, latencies, with_optional):
 
 def test_summary_reproduced_from_parquet_alone(tmp_path):
     from simbench.sim import simulate
-    from tests.conftest import make_sut
+    from simbench.testing import make_sut
 
     s = dataclasses.replace(official_settings("resnet50", "Server"), server_target_qps=300, min_duration_ms=2000)
     run = simulate(s, make_sut(2e6))

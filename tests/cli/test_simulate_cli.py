@@ -3,13 +3,19 @@
 import json
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 
 def run(*args, cwd=None):
+    # Run from outside the checkout, as a user would, so the installed package is what runs.
     return subprocess.run(
-        [sys.executable, "-m", "simbench.cli.main", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+        [sys.executable, "-m", "simbench.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or tempfile.gettempdir(),
+        timeout=300,
     )
 
 

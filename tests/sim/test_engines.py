@@ -9,7 +9,7 @@ from simbench.profiles.schema import DynamicBatching, ExponentialNoise, Lognorma
 from simbench.settings import Scenario, TestSettings
 from simbench.sim import simulate
 from simbench.trace import COLUMNS, write_trace
-from tests.conftest import make_sut
+from simbench.testing import make_sut
 
 NOISES = [
     NoNoise(),

@@ -8,7 +8,7 @@ import pytest
 from simbench.profiles.schema import ExponentialNoise, NoNoise
 from simbench.settings import Scenario, TestSettings
 from simbench.sim import simulate
-from tests.conftest import make_sut
+from simbench.testing import make_sut
 
 
 def _server(qps, duration_ms, seed=0):

@@ -6,7 +6,7 @@ from simbench.profiles.schema import DynamicBatching
 from simbench.settings import Scenario, TestSettings, resolve
 from simbench.schedule import schedule
 from simbench.sim import simulate
-from tests.conftest import make_sut
+from simbench.testing import make_sut
 
 
 def test_single_stream_issues_next_query_at_completion_and_stops_after_min_duration():

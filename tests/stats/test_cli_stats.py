@@ -1,0 +1,53 @@
+"""``simbench stats`` as a user runs it (subprocess of the installed entry point)."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from simbench.trace import Trace, write_trace
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "simbench.cli.main", "stats", *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def test_sample_size_table_reproduces_the_paper():
+    r = run("sample-size", "--table")
+    assert r.returncode == 0, r.stderr
+    for number in ("23,886", "50,425", "85,811", "262,742", "24,576", "57,344", "90,112", "270,336"):
+        assert number in r.stdout
+
+
+def test_sample_size_single_row_and_bad_percentile():
+    r = run("sample-size", "--percentile", "99", "--confidence", "0.99")
+    assert r.returncode == 0 and "262,742" in r.stdout and "270,336" in r.stdout
+    r = run("sample-size", "--percentile", "0.99", "--margin", "2")
+    assert r.returncode != 0
+    assert run("sample-size", "--percentile", "101").returncode != 0
+
+
+def test_required_queries_from_a_trace(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 30_000
+    issue = np.cumsum(rng.exponential(1e5, size=n)).astype(np.int64)
+    trace = Trace(query_id=np.arange(n), sample_index=np.zeros(n, dtype=np.int64), issue_ns=issue,
+                  complete_ns=issue + rng.integers(1_000_000, 2_000_000, size=n))
+    path = write_trace(trace, tmp_path / "run.parquet")
+    r = run("required-queries", "--trace", str(path), "--percentile", "90")
+    assert r.returncode == 0, r.stderr
+    assert "30,000" in r.stdout and "23,886" in r.stdout and "yes" in r.stdout
+
+
+def test_validate_writes_table_and_figure(tmp_path):
+    out = tmp_path / "v.html"
+    r = run("validate", "--law", "gamma", "--percentile", "90", "--queries", "2000", "--replications", "50",
+            "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "early_stopping" in r.stdout and "percentile_ci" in r.stdout
+    assert "interval [x_(" in r.stdout  # rich must not eat the brackets
+    assert out.is_file() and "plotly" in out.read_text()[:5000].lower()
