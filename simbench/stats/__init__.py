@@ -1,7 +1,7 @@
 """Statistics for MLPerf-style latency runs.
 
-=================================  ==========================================================
-name                               what it is
+Percentiles and early stopping (LoadGen's exact rules)
+
 =================================  ==========================================================
 ``loadgen_percentile``             LoadGen's percentile rule ``sorted[floor(n*p)]``
 ``loadgen_percentiles``            several LoadGen percentiles in one selection pass
@@ -14,8 +14,55 @@ name                               what it is
 ``LOADGEN_CONFIDENCE``             0.99, LoadGen's early-stopping confidence
 ``LOADGEN_TOLERANCE``              0.0, LoadGen's early-stopping tolerance
 =================================  ==========================================================
+
+Sample sizes and confidence intervals
+
+=================================  ==========================================================
+``sample_size``                    the MLPerf paper's Eq. 2 query count -> ``SampleSizeResult``
+``paper_table``                    the paper's Table IV (90/95/97/99th percentiles)
+``paper_margin``                   Eq. 1: ``(1 - p) / 20``
+``margin_of_error``                the margin ``n`` queries guarantee
+``round_up_to_multiple``           the paper's rounding to multiples of 2**13
+``percentile_ci``                  order-statistic interval -> ``PercentileConfidenceInterval``
+``percentile_ci_ranks``            the interval's ranks only
+``order_statistic_coverage``       exact coverage of given ranks
+``indicator_autocorrelation``      τ and effective sample size -> ``AutocorrelationResult``
+``required_queries``               queries a correlated system needs -> ``RequiredQueriesResult``
+``SampleSizeResult``               record returned by ``sample_size``
+``PercentileConfidenceInterval``   record returned by ``percentile_ci``
+``AutocorrelationResult``          record returned by ``indicator_autocorrelation``
+``RequiredQueriesResult``          record returned by ``required_queries``
+``PAPER_PERCENTILES``              (0.90, 0.95, 0.97, 0.99), the rows of Table IV
+``QUERY_COUNT_MULTIPLE``           2**13, the paper's rounding unit
+=================================  ==========================================================
+
+Monte Carlo validation (imported on first use; needs numba)
+
+=================================  ==========================================================
+``validate``                       coverage of the three claims -> ``ValidationResult``
+``LogNormalLaw`` ``GammaLaw``      i.i.d. latency laws
+``EmpiricalLaw``                   resampling observed latencies (a trace)
+``QueueLaw``                       autocorrelated GI/M/1 sojourn times
+``validate_correlated``            shortfall under autocorrelation and its correction
+``sample_latencies``               one replication's latencies, for inspection
+``ValidationResult``               record returned by ``validate``
+``CoverageEstimate``               one check's coverage and Monte Carlo standard error
+``CorrelatedValidationResult``     record returned by ``validate_correlated``
+=================================  ==========================================================
 """
 
+from simbench.stats.autocorrelation import (
+    AutocorrelationResult,
+    RequiredQueriesResult,
+    indicator_autocorrelation,
+    required_queries,
+)
+from simbench.stats.confidence import (
+    PercentileConfidenceInterval,
+    order_statistic_coverage,
+    percentile_ci,
+    percentile_ci_ranks,
+)
 from simbench.stats.early_stopping import (
     LOADGEN_CONFIDENCE,
     LOADGEN_TOLERANCE,
@@ -30,16 +77,75 @@ from simbench.stats.percentile import (
     loadgen_percentile_index,
     loadgen_percentiles,
 )
+from simbench.stats.sample_size import (
+    PAPER_PERCENTILES,
+    QUERY_COUNT_MULTIPLE,
+    SampleSizeResult,
+    margin_of_error,
+    paper_margin,
+    paper_table,
+    round_up_to_multiple,
+    sample_size,
+)
+
+_MONTECARLO = (
+    "CorrelatedValidationResult",
+    "CoverageEstimate",
+    "EmpiricalLaw",
+    "GammaLaw",
+    "LogNormalLaw",
+    "QueueLaw",
+    "ValidationResult",
+    "sample_latencies",
+    "validate",
+    "validate_correlated",
+)
+
+
+def __getattr__(name: str):
+    # numba costs ~0.5 s to import; only the Monte Carlo names need it.
+    if name in _MONTECARLO:
+        from simbench.stats import montecarlo
+
+        return getattr(montecarlo, name)
+    raise AttributeError(f"module 'simbench.stats' has no attribute {name!r}")
+
 
 __all__ = [
     "LOADGEN_CONFIDENCE",
     "LOADGEN_TOLERANCE",
+    "PAPER_PERCENTILES",
+    "QUERY_COUNT_MULTIPLE",
+    "AutocorrelationResult",
+    "CorrelatedValidationResult",
+    "CoverageEstimate",
     "EarlyStoppingResult",
+    "EmpiricalLaw",
+    "GammaLaw",
+    "LogNormalLaw",
+    "PercentileConfidenceInterval",
+    "QueueLaw",
+    "RequiredQueriesResult",
+    "SampleSizeResult",
+    "ValidationResult",
+    "indicator_autocorrelation",
     "latency_early_stopping",
     "loadgen_percentile",
     "loadgen_percentile_index",
     "loadgen_percentiles",
+    "margin_of_error",
     "max_overlatency_count",
     "min_passing_queries",
+    "order_statistic_coverage",
+    "paper_margin",
+    "paper_table",
+    "percentile_ci",
+    "percentile_ci_ranks",
+    "required_queries",
+    "round_up_to_multiple",
+    "sample_latencies",
+    "sample_size",
     "server_early_stopping",
+    "validate",
+    "validate_correlated",
 ]

@@ -20,8 +20,7 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import ndtri
-from scipy.stats import binom
+from scipy.special import bdtr, bdtrc, bdtrik, ndtri
 
 from simbench.stats.percentile import _as_latency_array
 
@@ -104,7 +103,7 @@ def _binom_cdf(k: int, n: int, p: float) -> float:
         return 0.0
     if k >= n:
         return 1.0
-    return float(binom.cdf(k, n, p))
+    return float(bdtr(k, n, p))
 
 
 def _binom_sf(k: int, n: int, p: float) -> float:
@@ -112,7 +111,7 @@ def _binom_sf(k: int, n: int, p: float) -> float:
         return 1.0
     if k >= n:
         return 0.0
-    return float(binom.sf(k, n, p))
+    return float(bdtrc(k, n, p))
 
 
 def order_statistic_coverage(sample_count: int, percentile: float, low_rank: int, high_rank: int) -> float:
@@ -168,9 +167,17 @@ def order_statistic_coverage(sample_count: int, percentile: float, low_rank: int
     return _binom_cdf(high - 1, n, p) - _binom_cdf(low - 1, n, p)
 
 
+def _start(n: int, p: float, level: float) -> int:
+    """Starting point for the exact search: the continuous inverse of the binomial CDF."""
+    guess = float(bdtrik(level, n, p))
+    if not math.isfinite(guess):
+        guess = n * p
+    return min(max(int(guess), 0), n)
+
+
 def _smallest_cdf_above(n: int, p: float, level: float) -> int:
     """Smallest k in [0, n] with P[B <= k] > level (n + 1 if none)."""
-    k = int(binom.ppf(level, n, p))
+    k = _start(n, p, level)
     while k > 0 and _binom_cdf(k - 1, n, p) > level:
         k -= 1
     while k <= n and _binom_cdf(k, n, p) <= level:
@@ -180,8 +187,7 @@ def _smallest_cdf_above(n: int, p: float, level: float) -> int:
 
 def _smallest_sf_at_most(n: int, p: float, level: float) -> int:
     """Smallest k in [0, n] with P[B > k] <= level."""
-    k = int(binom.isf(level, n, p))
-    k = min(max(k, 0), n)
+    k = _start(n, p, 1.0 - level)
     while k > 0 and _binom_sf(k - 1, n, p) <= level:
         k -= 1
     while _binom_sf(k, n, p) > level:

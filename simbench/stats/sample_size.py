@@ -109,6 +109,16 @@ def round_up_to_multiple(count: int | float, multiple: int = QUERY_COUNT_MULTIPL
     ValueError
         If ``count`` is negative or ``multiple`` < 1.
 
+    Notes
+    -----
+    The paper rounds to multiples of 2**13 "to make the numbers round"; the
+    v0.5-v3.0 ``mlperf.conf`` min_query_count values (24,576, 90,112,
+    270,336) are these rounded counts.
+
+    References
+    ----------
+    .. [1] V. J. Reddi et al., arXiv:1911.02549, §III-D and Table IV.
+
     Examples
     --------
     >>> round_up_to_multiple(262_742)
@@ -266,6 +276,17 @@ def paper_table(
     tuple of SampleSizeResult
         With the paper's margins ``(1 - p) / 20``.
 
+    Raises
+    ------
+    ValueError
+        If a percentile or the confidence is outside (0, 1).
+
+    Notes
+    -----
+    The paper prints four rows (90, 95, 99 and, in the rules, 97 for GNMT);
+    its "Inferences" column is ``paper_queries`` and the rounded column
+    ``rounded_queries``.
+
     References
     ----------
     .. [1] V. J. Reddi et al., arXiv:1911.02549, Table IV.
@@ -299,6 +320,11 @@ def margin_of_error(query_count: int, percentile: float, *, confidence: float = 
     ------
     ValueError
         If ``query_count`` < 1 or a fraction is out of range.
+
+    Notes
+    -----
+    Eq. 2 solved for ``m``; like Eq. 2 it assumes independent queries (see
+    :func:`simbench.stats.required_queries` for correlated ones).
 
     References
     ----------
