@@ -11,3 +11,19 @@ profiles   ``HardwareProfile`` schema and the shipped-profile registry
 """
 
 __version__ = "0.1.0"
+
+
+def _add_checkout_subpackages() -> None:
+    """In a source checkout, find ``simbench.cli`` and ``simbench.hardware_profiles`` in the
+    top-level ``cli/`` and ``hardware_profiles/`` folders, as the installed wheel maps them
+    (``package-dir`` in pyproject.toml). Without this, anything that imports ``simbench`` from
+    the checkout (``python -m pytest`` at the root puts it first on ``sys.path``) would get a
+    package without its CLI and shipped profiles."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "cli" / "main.py").is_file():
+        __path__.append(str(root))  # type: ignore[name-defined]  # noqa: F821
+
+
+_add_checkout_subpackages()
