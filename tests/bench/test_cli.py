@@ -66,8 +66,8 @@ def test_benchmark_mlcommons_then_trace_tools(tmp_path):
     assert r.exit_code == 0 and r.stdout == (d / "mlperf_log_summary.txt").read_text()
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
-def test_signal_flushes_partial_trace(sig, tmp_path):
+@pytest.mark.parametrize("sig, engine", [("SIGINT", "simbench"), ("SIGTERM", "simbench"), ("SIGINT", "mlcommons")])
+def test_signal_flushes_partial_trace(sig, engine, tmp_path):
     import signal
     import subprocess
     import sys
@@ -76,7 +76,7 @@ def test_signal_flushes_partial_trace(sig, tmp_path):
     from simbench.trace import read_trace
 
     cmd = [sys.executable, "-c", "from simbench.cli.main import main; main()", "benchmark", "--sut", "null",
-           "--scenario", "Server", "--target-qps", "500", "--min-duration-s", "60", "--out", str(tmp_path)]
+           "--scenario", "Server", "--target-qps", "500", "--min-duration-s", "60", "--out", str(tmp_path), "--engine", engine]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     trace = tmp_path / "Server"
     deadline = time.time() + 20

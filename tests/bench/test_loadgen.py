@@ -123,3 +123,30 @@ def test_trace_file_round_trip_reproduces_summary(tmp_path):
     write_run(run, tmp_path)
     assert summarize_trace_file(tmp_path / "trace.parquet").render_text() == run.summary.render_text()
     assert (tmp_path / "mlperf_log_summary.txt").read_text() == run.summary.render_text()
+
+
+def test_server_coalesces_overdue_queries():
+    import time as _time
+
+    calls = []
+
+    class Slow(NullSUT):
+        def issue_query(self, samples):
+            calls.append(len(samples))
+            _time.sleep(0.003)  # issuing blocks: queries pile up behind it
+            super().issue_query(samples)
+
+    s = short_settings("Server", server_target_qps=2000.0, server_coalesce_queries=True)
+    run = _run(Slow(), s)
+    assert max(calls) > 1 and sum(calls) == run.trace.query_count
+    np.testing.assert_array_equal(run.trace.issue_ns, schedule(run.effective).scheduled_ns)
+    assert np.all(run.trace.issued_ns >= run.trace.issue_ns)
+
+
+@pytest.mark.parametrize("field, value", [("mode", 1), ("server_num_issue_query_threads", 2)])
+def test_unsupported_settings_are_rejected(field, value):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=field):
+        LoadGenerator(NullSUT(), dataclasses.replace(short_settings("Server"), **{field: value}),
+                      qsl_total_count=1000, qsl_performance_count=256)

@@ -1,0 +1,166 @@
+"""``simbench benchmark``: MLPerf scenarios on a real SUT (ONNX Runtime, null, or a file)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from simbench.cli._common import console, handle_errors
+
+_SETTINGS = "TestSettings (override mlperf.conf)"
+_SUT = "System under test"
+_RUN = "Run and output"
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@handle_errors
+def benchmark(
+    sut: Annotated[str, typer.Option(help="'onnx:resnet50' (ResNet-50 v1.5, seeded weights, built locally), 'onnx:small' (~0.1 GMAC CNN), 'onnx:tiny', 'null' (completes at once: harness overhead), PATH.onnx, or a KServe-v2 endpoint http://HOST:PORT/v2/models/NAME.", rich_help_panel=_SUT)] = "onnx:resnet50",
+    model: Annotated[str, typer.Option(help="mlperf.conf model whose official settings apply (bound, sample counts).", rich_help_panel=_SETTINGS)] = "resnet50",
+    scenario: Annotated[str, typer.Option(help="SingleStream, MultiStream, Server, Offline, a comma list, or all.", rich_help_panel=_SETTINGS)] = "Offline",
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", help="Server: server_target_qps (required for Server). Offline: offline_expected_qps (sizes the one query).", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", help="Server: the latency bound (ms). SingleStream/MultiStream: the expected-latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration in seconds \\[official: 600].", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", help="min_query_count (Offline: samples in the query).", rich_help_panel=_SETTINGS)] = None,
+    conf: Annotated[Optional[str], typer.Option(help="A user.conf in mlperf.conf syntax, applied over the official values.", rich_help_panel=_SETTINGS)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Derive the QSL, sample-index and schedule seeds from this integer \\[default: mlperf.conf's official seeds].", rich_help_panel=_SETTINGS)] = None,
+    workers: Annotated[int, typer.Option(help="Concurrent SUT workers sharing one ORT session.", rich_help_panel=_SUT)] = 1,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime intra-op threads (0 = ORT default, one per core).", rich_help_panel=_SUT)] = 0,
+    batching: Annotated[Optional[str], typer.Option(help="SUT-side batching: 'none', N, or 'dynamic:MAX_BATCH[:TIMEOUT_US]'.", rich_help_panel=_SUT)] = None,
+    engine: Annotated[str, typer.Option(help="'simbench' (this package's load generator) or 'mlcommons' (the official mlperf_loadgen; pip install 'simbench\\[mlcommons]').", rich_help_panel=_RUN)] = "simbench",
+    stall_timeout_s: Annotated[float, typer.Option("--stall-timeout-s", help="INVALID if samples stay outstanding with no completion for this long (seconds).", rich_help_panel=_RUN)] = 60.0,
+    out: Annotated[Optional[str], typer.Option(help="Output folder \\[default: ./simbench_results/bench-<timestamp>/].", rich_help_panel=_RUN)] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
+) -> None:
+    """Benchmark a real SUT under MLPerf LoadGen's scenario rules.
+
+    Uses the same settings, schedule, Trace and Summary code as `simbench simulate`; writes trace.parquet, mlperf_log_summary.txt and summary.json per scenario (--engine mlcommons adds LoadGen's own logs under loadgen/). Official durations are 600 s; shorten them for exploration (the summary then says INVALID where the run is too short for early stopping). Ctrl-C or SIGTERM writes the partial trace before exiting.
+
+    Examples:
+
+      simbench benchmark --sut onnx:resnet50 --scenario Offline --min-duration-s 10 --min-query-count 64
+
+      simbench benchmark --sut onnx:resnet50 --scenario Server --target-qps 3 --min-duration-s 10
+
+      simbench benchmark --sut null --scenario Server --target-qps 1000 --min-duration-s 2
+
+      simbench benchmark --sut onnx:tiny --scenario all --target-qps 200 --min-duration-s 1 --engine mlcommons
+    """
+    import json
+    import signal
+    import sys
+    import time
+
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from simbench.bench.job import BenchmarkOptions, benchmark_job, lag_stats
+    from simbench.settings import Scenario
+
+    if scenario.strip().lower() == "all":
+        scenarios = tuple(Scenario)
+    else:
+        scenarios = tuple(Scenario.parse(s) for s in scenario.split(","))
+    opts = BenchmarkOptions(
+        sut=sut,
+        model=model,
+        scenarios=scenarios,
+        target_qps=target_qps,
+        target_latency_ms=target_latency_ms,
+        min_duration_s=min_duration_s,
+        min_query_count=min_query_count,
+        conf=conf,
+        seed=seed,
+        workers=workers,
+        threads=threads,
+        batching=batching,
+        out=out,
+        engine=engine,
+        stall_timeout_s=stall_timeout_s,
+    )
+    err = console(stderr=True)
+    out_c = console()
+    t_start = time.perf_counter()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        refresh_per_second=2,  # each redraw holds the GIL; keep it off the issue path
+    ) as progress:
+        task = progress.add_task("starting", total=1.0, info="")
+
+        def on_event(kind: str, info: dict) -> None:
+            if kind == "scenario_start":
+                progress.update(task, description=f"{info['scenario']} ({engine})", completed=0, info="loading SUT")
+            elif kind == "progress":
+                if info.get("total_samples"):
+                    frac = info["completed_samples"] / info["total_samples"]
+                else:
+                    frac = min(1.0, info["elapsed_s"] / max(info["min_duration_s"], 1e-9))
+                progress.update(
+                    task,
+                    completed=frac,
+                    info=f"{info['issued_queries']:,} queries, {info['completed_samples']:,} samples, {info['completed_qps']:,.1f} samples/s",
+                )
+            elif kind == "scenario_done":
+                o = info["outcome"]
+                progress.update(task, completed=1.0)
+                if not json_out:
+                    target = progress.console if sys.stdout.isatty() else out_c
+                    if o.run.summary is not None:
+                        target.print(o.run.summary.render_text(), markup=False, highlight=False, end="")
+                    lag = lag_stats(o.run)
+                    lag_txt = f"issue lag p50/p99 {lag['p50']}/{lag['p99']} ns" if lag["p50"] is not None else "no samples completed"
+                    target.print(
+                        f"({o.scenario.value}: {o.run.wall_s:.1f} s, engine {o.engine}, {o.run.status}; {lag_txt}; files in {o.out_dir})\n",
+                        markup=False,
+                        highlight=False,
+                    )
+
+        # SIGTERM takes the Ctrl-C path, so `kill` also writes the partial trace first.
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            outcomes = benchmark_job(opts, on_event=on_event)
+        except KeyboardInterrupt:
+            if engine == "mlcommons":
+                # The partial trace is written; LoadGen's C++ thread cannot be stopped, and a
+                # normal interpreter exit would abort on it ("terminate called ..."): leave now.
+                import os
+
+                print("interrupted", file=sys.stderr)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(130)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    if json_out:
+        payload = []
+        for o in outcomes:
+            d = o.run.summary.to_dict() if o.run.summary is not None else {"scenario": o.scenario.value}
+            d.update({"run_status": o.run.status, "run_errors": list(o.run.errors), "issue_lag_ns": lag_stats(o.run), "out_dir": str(o.out_dir)})
+            d.update(o.run.extra)
+            payload.append(d)
+        typer.echo(json.dumps(payload, indent=2, default=str))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"simbench benchmark --sut {sut} --engine {engine}  ({time.perf_counter() - t_start:.1f} s)")
+    for col in ("scenario", "metric", "value", "result", "queries"):
+        table.add_column(col)
+    for o in outcomes:
+        s = o.run.summary
+        if s is None:
+            table.add_row(o.scenario.value, "-", "-", "INVALID: " + "; ".join(o.run.errors), "0")
+            continue
+        value = f"{s.headline_value:,.2f}" if s.scenario in (Scenario.Server, Scenario.Offline) else f"{s.headline_value / 1e6:,.3f} ms"
+        result = "VALID" if s.result_valid else "INVALID: " + "; ".join(r.split(". ")[0][:70] for r in s.invalid_reasons)
+        table.add_row(s.scenario.value, s.headline_name, value, result, f"{s.query_count:,}")
+    out_c.print(table)

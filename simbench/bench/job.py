@@ -1,0 +1,278 @@
+"""``benchmark_job``: the library side of ``simbench benchmark`` (no terminal I/O here).
+
+For each scenario it assembles the settings exactly as ``simbench simulate`` does
+(LoadGen defaults < official mlperf.conf < ``--conf`` user.conf < flags; ``jobs.build_settings``),
+builds the real SUT, runs it under the chosen engine -- simbench's ``LoadGenerator`` or the
+official ``mlperf_loadgen`` -- and writes ``trace.parquet``, ``mlperf_log_summary.txt`` and
+``summary.json`` per scenario (plus LoadGen's own logs under ``loadgen/`` for the mlcommons
+engine). A Ctrl-C writes the partial run first, then propagates.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from simbench.settings import Scenario, TestSettings
+
+__all__ = ["BenchmarkOptions", "BenchmarkOutcome", "benchmark_job", "write_run", "ENGINES"]
+
+ENGINES = ("simbench", "mlcommons")
+
+
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """What ``simbench benchmark`` was asked to do (the CLI flags).
+
+    ``model`` names the mlperf.conf entry whose official values apply (default
+    ``resnet50``); ``sut`` is a ``make_sut`` spec. ``stall_timeout_s`` bounds how long a SUT
+    may leave samples outstanding without completing any.
+    """
+
+    sut: str = "onnx:resnet50"
+    model: str = "resnet50"
+    scenarios: tuple[Scenario, ...] = (Scenario.Offline,)
+    target_qps: float | None = None
+    target_latency_ms: float | None = None
+    min_duration_s: float | None = None
+    min_query_count: int | None = None
+    conf: str | None = None
+    seed: int | None = None
+    workers: int = 1
+    threads: int = 0
+    batching: str | None = None
+    out: str | None = None
+    engine: str = "simbench"
+    stall_timeout_s: float = 60.0
+
+
+@dataclass
+class BenchmarkOutcome:
+    """One scenario's result and where its files went."""
+
+    scenario: Scenario
+    run: Any  # BenchmarkRun
+    settings: TestSettings
+    out_dir: Path
+    engine: str
+
+
+def _settings(opts: BenchmarkOptions, scenario: Scenario) -> TestSettings:
+    from simbench.jobs import SimulateOptions, build_settings
+
+    sim_like = SimulateOptions(
+        target_qps=opts.target_qps,
+        target_latency_ms=opts.target_latency_ms,
+        min_duration_s=opts.min_duration_s,
+        min_query_count=opts.min_query_count,
+        seed=opts.seed,
+        conf=opts.conf,
+    )
+    settings = build_settings(opts.model, scenario, {}, sim_like)
+    if scenario is Scenario.Server and opts.target_qps is None and not _conf_sets(opts, "target_qps", "Server"):
+        raise ValueError(
+            "--target-qps: Server needs a target QPS (mlperf.conf's 1 QPS is a placeholder);"
+            " measure Offline first and start near half its samples/s"
+        )
+    return settings
+
+
+def _conf_sets(opts: BenchmarkOptions, key: str, scenario: str) -> bool:
+    if not opts.conf:
+        return False
+    from simbench.settings import conf_model_name, read_conf
+
+    entries = read_conf(opts.conf)
+    name = conf_model_name(opts.model, entries)
+    return any(e.key == key and e.scenario in (scenario, "*") and e.model in (name, "*") for e in entries)
+
+
+def default_out_dir() -> Path:
+    return Path("simbench_results") / ("bench-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
+
+
+def build_sut(opts: BenchmarkOptions):
+    """The SUT named by ``opts.sut`` with its workers/threads/batching."""
+    from simbench.bench.sut import make_sut, parse_batching
+
+    return make_sut(opts.sut, threads=opts.threads, workers=opts.workers, batching=parse_batching(opts.batching))
+
+
+def benchmark_job(
+    opts: BenchmarkOptions,
+    *,
+    on_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> list[BenchmarkOutcome]:
+    """Run ``simbench benchmark``: every requested scenario, files under ``opts.out``.
+
+    Parameters
+    ----------
+    opts : BenchmarkOptions
+    on_event : callable, optional
+        ``on_event(kind, info)`` with kinds ``'scenario_start'`` (``scenario``, ``settings``),
+        ``'progress'`` (the ``LoadGenerator`` progress dict) and ``'scenario_done'``
+        (``outcome``).
+
+    Returns
+    -------
+    list of BenchmarkOutcome
+
+    Raises
+    ------
+    ValueError, ConfError
+        Bad flags or conf (messages name the flag/field).
+        ``engine='mlcommons'`` without the ``mlcommons-loadgen`` package is a ValueError
+        too, whose message gives the install command.
+    BenchmarkInterrupted
+        Ctrl-C; the partial run of the current scenario is written before it propagates.
+    """
+    from simbench.bench.loadgen import BenchmarkInterrupted, LoadGenerator
+    from simbench.sim import dataset_size
+
+    if opts.engine not in ENGINES:
+        raise ValueError(f"--engine: expected one of {', '.join(ENGINES)}, got {opts.engine!r}")
+    if opts.engine == "mlcommons":
+        from simbench.bench.mlcommons import require_loadgen
+
+        try:
+            require_loadgen()
+        except ImportError as exc:
+            raise ValueError(str(exc)) from None  # bad input for the CLI: one clear line
+    emit = on_event or (lambda kind, info: None)
+    all_settings = [(sc, _settings(opts, sc)) for sc in opts.scenarios]  # validate all first
+    out_root = Path(opts.out) if opts.out else default_out_dir()
+    outcomes: list[BenchmarkOutcome] = []
+    for scenario, settings in all_settings:
+        sut = build_sut(opts)
+        perf_count = settings.performance_sample_count_override or 1024
+        total = dataset_size(opts.model, perf_count)
+        out_dir = out_root / scenario.value
+        emit("scenario_start", {"scenario": scenario.value, "settings": settings})
+        meta = {"model_conf": opts.model, "sut_spec": opts.sut, "command_options": _opts_meta(opts)}
+        try:
+            if opts.engine == "simbench":
+                run = LoadGenerator(
+                    sut,
+                    settings,
+                    qsl_total_count=total,
+                    qsl_performance_count=perf_count,
+                    stall_timeout_s=opts.stall_timeout_s,
+                    on_progress=lambda info: emit("progress", info),
+                    metadata=meta,
+                ).run()
+            else:
+                from simbench.bench.mlcommons import run_mlcommons
+
+                run = run_mlcommons(
+                    sut,
+                    settings,
+                    qsl_total_count=total,
+                    qsl_performance_count=perf_count,
+                    log_dir=out_dir / "loadgen",
+                    metadata=meta,
+                    stall_timeout_s=opts.stall_timeout_s,
+                    on_progress=lambda info: emit("progress", info),
+                )
+        except BenchmarkInterrupted as exc:
+            write_run(exc.run, out_dir)
+            outcome = BenchmarkOutcome(scenario, exc.run, settings, out_dir, opts.engine)
+            emit("scenario_done", {"outcome": outcome})
+            raise
+        write_run(run, out_dir)
+        outcome = BenchmarkOutcome(scenario, run, settings, out_dir, opts.engine)
+        outcomes.append(outcome)
+        emit("scenario_done", {"outcome": outcome})
+    return outcomes
+
+
+def _opts_meta(opts: BenchmarkOptions) -> dict[str, Any]:
+    import dataclasses
+
+    d = dataclasses.asdict(opts)
+    d["scenarios"] = [s.value for s in opts.scenarios]
+    return d
+
+
+def lag_stats(run) -> dict[str, int | None]:
+    """Issue lag (``issued_ns - issue_ns``) percentiles in ns, LoadGen's index rule."""
+    from simbench.stats import loadgen_percentile
+
+    lag = run.issue_lag_ns()
+    if lag.size == 0:
+        return {"p50": None, "p90": None, "p99": None, "max": None}
+    return {
+        "p50": int(loadgen_percentile(lag, 0.50)),
+        "p90": int(loadgen_percentile(lag, 0.90)),
+        "p99": int(loadgen_percentile(lag, 0.99)),
+        "max": int(np.max(lag)),
+    }
+
+
+def write_run(run, out_dir: str | Path) -> Path:
+    """Write a run's ``trace.parquet``, ``mlperf_log_summary.txt`` and ``summary.json``.
+
+    A run with no completed sample gets an empty trace and a ``summary.json`` holding only
+    its status and errors.
+    """
+    from simbench.trace import write_trace
+
+    d = Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    write_trace(run.trace, d / "trace.parquet")
+    payload: dict[str, Any] = {}
+    if run.summary is not None:
+        (d / "mlperf_log_summary.txt").write_text(run.summary.render_text())
+        payload = run.summary.to_dict()
+    else:
+        payload = {"result_validity": "INVALID", "result_invalid_reason": list(run.errors)}
+    payload["engine"] = run.trace.metadata.get("engine")
+    payload["run_status"] = run.status
+    payload["run_errors"] = list(run.errors)
+    payload["issued_query_count"] = run.issued_queries
+    payload["outstanding_samples"] = run.outstanding_samples
+    payload["wall_s"] = run.wall_s
+    payload["issue_lag_ns"] = lag_stats(run)
+    payload["sut"] = run.trace.metadata.get("sut")
+    payload["host"] = run.trace.metadata.get("host")
+    payload.update(run.extra)
+    (d / "summary.json").write_text(json.dumps(payload, indent=2, default=str))
+    return d
+
+
+def summarize_trace_file(path: str | Path):
+    """Recompute a run's Summary from its ``trace.parquet`` alone.
+
+    The effective settings, SUT name and run errors travel in the Trace's metadata, so the
+    result equals the Summary printed when the run was made.
+
+    Raises
+    ------
+    TraceError
+        The file is missing/malformed or carries no ``effective_settings`` metadata.
+    """
+    from simbench.errors import TraceError
+    from simbench.settings import EffectiveSettings, TestMode
+    from simbench.summary import summarize
+    from simbench.trace import read_trace
+
+    trace = read_trace(path)
+    meta = trace.metadata
+    eff_d = meta.get("effective_settings")
+    if not eff_d:
+        raise TraceError(f"{path}: no 'effective_settings' in the trace metadata; cannot summarise")
+    eff_d = dict(eff_d)
+    eff_d["scenario"] = Scenario.parse(eff_d["scenario"])
+    eff_d["mode"] = TestMode[eff_d["mode"]] if isinstance(eff_d["mode"], str) else TestMode(eff_d["mode"])
+    eff = EffectiveSettings(**eff_d)
+    name = meta.get("sut_name") or (meta.get("sut") or {}).get("name") or "simbench"
+    errors = tuple(meta.get("errors") or ())
+    if meta.get("ran_out_of_queries") and not errors:
+        from simbench.bench.loadgen import RAN_OUT_MESSAGE
+
+        errors = (RAN_OUT_MESSAGE,)
+    return summarize(trace, eff, sut_name=name, errors=errors)

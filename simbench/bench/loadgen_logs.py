@@ -1,0 +1,367 @@
+"""Import MLPerf LoadGen's own log folders as simbench Traces.
+
+=========================  ============================================================
+``read_detail_log``        ``mlperf_log_detail.txt`` -> ``{key: value}`` (last value wins)
+``read_summary_log``       ``mlperf_log_summary.txt`` -> ``{label: value}``
+``read_trace_samples``     per-sample timestamps from ``mlperf_log_trace.json``
+``effective_from_detail``  ``EffectiveSettings`` from the ``effective_*`` detail keys
+``import_loadgen_dir``     a whole folder -> ``ImportedLoadGenRun`` (Trace + both summaries)
+``compare_with_loadgen``   simbench's Summary side by side with LoadGen's printed numbers
+=========================  ============================================================
+
+Timestamps: in the Chrome-trace ``mlperf_log_trace.json``, each ``"Sample"`` begin event
+(``"ph": "b"``) sits at the query's *scheduled* time (``ts``, microseconds with ns
+resolution) and carries ``issue_start_ns`` (issue delay, actual - scheduled) and
+``complete_ns`` (the sample's latency from the scheduled time), both in ns. So
+
+    issue_ns    = ts_ns - ts_ns(first sample)         (scheduled)
+    issued_ns   = issue_ns + issue_start_ns
+    complete_ns = issue_ns + complete_ns(arg)
+
+which reproduces LoadGen's latencies exactly (checked against its summary percentiles).
+Without the trace file a folder still yields LoadGen's results, but no per-sample Trace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simbench.errors import TraceError
+from simbench.settings import EffectiveSettings, Scenario, TestMode
+from simbench.trace import Trace
+
+__all__ = [
+    "read_detail_log",
+    "read_summary_log",
+    "read_trace_samples",
+    "effective_from_detail",
+    "import_loadgen_dir",
+    "ImportedLoadGenRun",
+    "compare_with_loadgen",
+    "find_log_file",
+]
+
+_MLLOG = ":::MLLOG "
+
+
+def find_log_file(directory: Path, kind: str) -> Path | None:
+    """``<dir>/mlperf_log_<kind>.*`` (also with a date prefix or a suffix); None if absent."""
+    exts = {"summary": ".txt", "detail": ".txt", "trace": ".json", "accuracy": ".json"}
+    cands = sorted(directory.glob(f"*{kind}*{exts[kind]}"))
+    cands = [c for c in cands if c.name.startswith("mlperf_log_") or "mlperf_log_" in c.name]
+    return cands[0] if cands else None
+
+
+def read_detail_log(path: str | Path) -> dict[str, Any]:
+    """Parse ``mlperf_log_detail.txt`` (``:::MLLOG {json}`` lines).
+
+    Returns
+    -------
+    dict
+        ``key -> value``; repeated keys keep the last value, except ``error_runtime`` /
+        ``warning`` style entries, collected under ``'_errors'`` and ``'_warnings'`` from
+        each line's ``metadata.is_error`` / ``is_warning``.
+
+    Raises
+    ------
+    TraceError
+        A missing file or no MLLOG line.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise TraceError(f"{p}: LoadGen detail log not found")
+    out: dict[str, Any] = {"_errors": [], "_warnings": []}
+    n = 0
+    for line in p.read_text(errors="replace").splitlines():
+        i = line.find(_MLLOG)
+        if i < 0:
+            continue
+        try:
+            rec = json.loads(line[i + len(_MLLOG):])
+        except json.JSONDecodeError:
+            continue
+        n += 1
+        key, value = rec.get("key"), rec.get("value")
+        out[key] = value
+        meta = rec.get("metadata") or {}
+        if meta.get("is_error"):
+            out["_errors"].append(f"{key}: {value}")
+        elif meta.get("is_warning"):
+            out["_warnings"].append(f"{key}: {value}")
+    if n == 0:
+        raise TraceError(f"{p}: no ':::MLLOG' lines; not a LoadGen detail log")
+    return out
+
+
+def read_summary_log(path: str | Path) -> dict[str, str]:
+    """Parse ``mlperf_log_summary.txt``'s ``label : value`` lines into a dict of strings."""
+    out: dict[str, str] = {}
+    for line in Path(path).read_text(errors="replace").splitlines():
+        if ":" in line and not line.startswith(" *"):
+            k, v = line.split(":", 1)
+            out.setdefault(k.strip(), v.strip())
+    return out
+
+
+def read_trace_samples(path: str | Path) -> dict[str, np.ndarray] | None:
+    """Per-sample records from ``mlperf_log_trace.json``, ordered by ``sample_seq``.
+
+    Returns
+    -------
+    dict of numpy.ndarray or None
+        ``sample_seq``, ``query_seq``, ``sample_index``, ``scheduled_ns`` (absolute trace
+        time), ``issue_delay_ns``, ``latency_ns`` (int64); None if the file has no Sample
+        events (LoadGen ran with ``enable_trace = False``).
+    """
+    p = Path(path)
+    if not p.is_file() or p.stat().st_size == 0:
+        return None
+    text = p.read_text(errors="replace")
+    try:
+        events = json.loads(text)["traceEvents"]
+    except (json.JSONDecodeError, KeyError, TypeError):
+        # A run cut short leaves an unterminated file: salvage complete lines.
+        events = []
+        for line in text.splitlines():
+            line = line.strip().rstrip(",")
+            if line.startswith("{") and '"Sample"' in line:
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    rows = []
+    for e in events:
+        if isinstance(e, dict) and e.get("name") == "Sample" and e.get("ph") == "b":
+            a = e.get("args") or {}
+            ts = e.get("ts")
+            if ts is None or "complete_ns" not in a:
+                continue
+            rows.append((int(a["sample_seq"]), int(a["query_seq"]), int(a["sample_idx"]), int(round(float(ts) * 1000)), int(a["issue_start_ns"]), int(a["complete_ns"])))
+    if not rows:
+        return None
+    arr = np.array(sorted(rows), dtype=np.int64)
+    return {
+        "sample_seq": arr[:, 0],
+        "query_seq": arr[:, 1],
+        "sample_index": arr[:, 2],
+        "scheduled_ns": arr[:, 3],
+        "issue_delay_ns": arr[:, 4],
+        "latency_ns": arr[:, 5],
+    }
+
+
+def effective_from_detail(detail: dict[str, Any]) -> EffectiveSettings:
+    """``EffectiveSettings`` from the detail log's ``effective_*`` keys.
+
+    Raises
+    ------
+    TraceError
+        A missing key (named).
+    """
+
+    def g(key: str, default: Any = None) -> Any:
+        full = f"effective_{key}"
+        if full in detail:
+            return detail[full]
+        if default is not None:
+            return default
+        raise TraceError(f"LoadGen detail log: key {full!r} missing")
+
+    mode = g("test_mode")
+    return EffectiveSettings(
+        scenario=Scenario.parse(g("scenario")),
+        mode=TestMode[mode] if isinstance(mode, str) else TestMode(int(mode)),
+        samples_per_query=int(g("samples_per_query")),
+        target_qps=float(g("target_qps")),
+        target_latency_ns=int(g("target_latency_ns")),
+        target_latency_percentile=float(g("target_latency_percentile")),
+        max_async_queries=int(g("max_async_queries")),
+        target_duration_ms=int(g("target_duration_ms")),
+        min_duration_ms=int(g("min_duration_ms")),
+        max_duration_ms=int(g("max_duration_ms")),
+        min_query_count=int(g("min_query_count")),
+        max_query_count=int(g("max_query_count")),
+        min_sample_count=int(g("min_sample_count")),
+        qsl_rng_seed=int(g("qsl_rng_seed")),
+        sample_index_rng_seed=int(g("sample_index_rng_seed")),
+        schedule_rng_seed=int(g("schedule_rng_seed")),
+        accuracy_log_rng_seed=int(g("accuracy_log_rng_seed")),
+        accuracy_log_probability=float(g("accuracy_log_probability")),
+        accuracy_log_sampling_target=int(g("accuracy_log_sampling_target")),
+        print_timestamps=bool(g("print_timestamps")),
+        performance_issue_unique=bool(g("performance_issue_unique")),
+        performance_issue_same=bool(g("performance_issue_same")),
+        performance_issue_same_index=int(g("performance_issue_same_index")),
+        performance_sample_count=int(g("performance_sample_count")),
+        accuracy_sample_count=int(g("accuracy_sample_count")),
+        sample_concatenate_permutation=bool(g("sample_concatenate_permutation")),
+        server_coalesce_queries=bool(detail.get("requested_server_coalesce_queries", False)),
+    )
+
+
+@dataclass
+class ImportedLoadGenRun:
+    """A LoadGen log folder read back.
+
+    Attributes
+    ----------
+    trace : Trace or None
+        Per-sample Trace from ``mlperf_log_trace.json`` (None without it).
+    effective : EffectiveSettings
+    detail : dict
+        The detail log's keys (``result_*``, ``early_stopping_*``, ...).
+    summary_text : str or None
+        LoadGen's ``mlperf_log_summary.txt`` verbatim.
+    summary : Summary or None
+        simbench's Summary recomputed from ``trace``.
+    """
+
+    trace: Trace | None
+    effective: EffectiveSettings
+    detail: dict[str, Any]
+    summary_text: str | None
+    summary: Any = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def trace_from_samples(samples: dict[str, np.ndarray], metadata: dict[str, Any] | None = None) -> Trace:
+    """Build a Trace from ``read_trace_samples`` output (origin: the first scheduled time)."""
+    origin = int(samples["scheduled_ns"].min())
+    issue = samples["scheduled_ns"] - origin
+    order = np.lexsort((samples["sample_seq"], samples["query_seq"]))
+    return Trace(
+        query_id=samples["query_seq"][order],
+        sample_index=samples["sample_index"][order],
+        issue_ns=issue[order],
+        issued_ns=(issue + samples["issue_delay_ns"])[order],
+        complete_ns=(issue + samples["latency_ns"])[order],
+        metadata=dict(metadata or {}),
+    )
+
+
+def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
+    """Read a LoadGen output folder into a Trace and both summaries.
+
+    Parameters
+    ----------
+    directory : path
+        Holds ``mlperf_log_detail.txt`` (required), ``mlperf_log_summary.txt`` and
+        ``mlperf_log_trace.json`` (for the per-sample Trace).
+
+    Returns
+    -------
+    ImportedLoadGenRun
+
+    Raises
+    ------
+    TraceError
+        No detail log, or one without the effective settings.
+    """
+    from simbench.summary import summarize
+
+    d = Path(directory)
+    if not d.is_dir():
+        raise TraceError(f"{d}: not a folder")
+    detail_p = find_log_file(d, "detail")
+    if detail_p is None:
+        raise TraceError(f"{d}: no mlperf_log_detail.txt; not a LoadGen log folder")
+    detail = read_detail_log(detail_p)
+    eff = effective_from_detail(detail)
+    summary_p = find_log_file(d, "summary")
+    trace_p = find_log_file(d, "trace")
+    samples = read_trace_samples(trace_p) if trace_p else None
+    files = {"detail": str(detail_p)}
+    if summary_p:
+        files["summary"] = str(summary_p)
+    if trace_p:
+        files["trace"] = str(trace_p)
+    trace = None
+    summary = None
+    if samples is not None:
+        trace = trace_from_samples(
+            samples,
+            {
+                "kind": "real",
+                "engine": "mlcommons",
+                "source": "mlperf_log_trace.json",
+                "scenario": eff.scenario.value,
+                "effective_settings": eff.to_dict(),
+                "loadgen_version": detail.get("loadgen_version"),
+                "sut_name": detail.get("sut_name"),
+                "loadgen_files": files,
+            },
+        )
+        summary = summarize(trace, eff, sut_name=str(detail.get("sut_name", "LoadGen")), errors=tuple(_run_errors(detail)))
+    return ImportedLoadGenRun(
+        trace=trace,
+        effective=eff,
+        detail=detail,
+        summary_text=summary_p.read_text() if summary_p else None,
+        summary=summary,
+        files=files,
+    )
+
+
+_BENIGN_ERRORS = ("Loadgen built with uncommitted changes", "Multiple conf files are used")
+
+
+def _run_errors(detail: dict[str, Any]) -> list[str]:
+    return [e for e in detail.get("_errors", []) if not any(b in e for b in _BENIGN_ERRORS)]
+
+
+def compare_with_loadgen(summary, detail: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """simbench's Summary next to LoadGen's detail-log results, metric by metric.
+
+    Returns
+    -------
+    dict
+        ``metric -> {'simbench': x, 'loadgen': y, 'rel_diff': (x - y) / y}`` for the
+        latency percentiles, min/max/mean, early-stopping estimates, throughput and
+        validity (``rel_diff`` None where not numeric).
+    """
+    d = summary.to_dict()
+    keys = [k for k in d if k.startswith("result_") and k.endswith("_latency_ns")]
+    keys += [
+        "early_stopping_latency_ss",
+        "early_stopping_latency_ms",
+        "result_qps_with_loadgen_overhead",
+        "result_qps_without_loadgen_overhead",
+        "result_scheduled_samples_per_sec",
+        "result_completed_samples_per_sec",
+        "result_samples_per_second",
+        "result_overlatency_query_count",
+        "result_query_count",
+        "result_validity",
+        "early_stopping_met",
+    ]
+    per_query = summary.scenario is Scenario.MultiStream
+    out: dict[str, dict[str, Any]] = {}
+    for k in keys:
+        lk = _per_query_key(k) if per_query else k
+        if lk not in detail or k not in d:
+            continue
+        ours, theirs = d[k], detail[lk]
+        if ours is None and theirs == 0:
+            ours = 0  # LoadGen logs 0 for an estimate it could not make; simbench None
+        rel = None
+        if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and not isinstance(ours, bool) and theirs:
+            rel = (float(ours) - float(theirs)) / float(theirs)
+        out[k] = {"simbench": ours, "loadgen": theirs, "rel_diff": rel}
+    return out
+
+
+def _per_query_key(key: str) -> str:
+    """MultiStream: simbench's latency keys are per query; LoadGen names those differently."""
+    m = re.match(r"result_(min|max|mean)_latency_ns$", key)
+    if m:
+        return f"result_{m.group(1)}_query_latency_ns"
+    m = re.match(r"result_([0-9.]+)_percentile_latency_ns$", key)
+    if m:
+        return f"result_{m.group(1)}_percentile_per_query_latency_ns"
+    return key

@@ -1,0 +1,417 @@
+"""Run a simbench SUT under the official MLPerf LoadGen (``mlperf_loadgen``) as a peer engine.
+
+=====================  ================================================================
+``require_loadgen``    import ``mlperf_loadgen`` or raise a clear ``ImportError``
+``to_loadgen_settings`` simbench ``TestSettings`` -> ``mlperf_loadgen.TestSettings``
+``run_mlcommons``      one scenario under LoadGen -> ``BenchmarkRun`` (engine 'mlcommons')
+=====================  ================================================================
+
+The same SUT object serves both engines: LoadGen's ``IssueQuery`` callback hands it
+``QuerySample(id, index)`` lists with LoadGen's response ids, and its completions go to
+``QuerySamplesComplete``. The SUT side records, per sample, when it received the sample
+and when it reported it (``time.perf_counter_ns``), plus batch/worker ids.
+
+The Trace's times come from LoadGen's own per-sample log (``mlperf_log_trace.json``: scheduled
+time, issue delay, latency; see ``simbench.bench.loadgen_logs``) matched one-to-one with the
+SUT-side records in issue order (the sample indices are checked to agree), so the Summary
+simbench computes is over LoadGen's exact latencies; the SUT-side ``start_ns`` is shifted
+onto LoadGen's clock by the median offset between the two records of the issue instant.
+Note that LoadGen draws its own samples and Poisson times (mt19937), so the mlcommons and
+simbench engines issue statistically equivalent, not identical, schedules.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import simbench
+from simbench.bench.loadgen import BenchmarkInterrupted, BenchmarkRun, host_info
+from simbench.bench.sut import QuerySample
+from simbench.settings import Scenario, TestSettings, resolve
+from simbench.trace import Trace
+
+__all__ = ["require_loadgen", "to_loadgen_settings", "run_mlcommons"]
+
+_RENAMED = {"server_ttft_latency": "ttft_latency", "server_tpot_latency": "tpot_latency"}
+
+
+def require_loadgen():
+    """Import ``mlperf_loadgen``.
+
+    Raises
+    ------
+    ImportError
+        With the install command when the optional package is missing.
+    """
+    try:
+        import mlperf_loadgen
+    except ImportError as exc:
+        raise ImportError(
+            "--engine mlcommons needs the official LoadGen: pip install 'simbench[mlcommons]'"
+            " (or pip install mlcommons-loadgen)"
+        ) from exc
+    return mlperf_loadgen
+
+
+def to_loadgen_settings(settings: TestSettings):
+    """The same settings as an ``mlperf_loadgen.TestSettings`` (field names are LoadGen's)."""
+    lg = require_loadgen()
+    out = lg.TestSettings()
+    for name, value in settings.to_dict().items():
+        if name == "scenario":
+            out.scenario = getattr(lg.TestScenario, settings.scenario.value)
+        elif name == "mode":
+            out.mode = getattr(lg.TestMode, settings.mode.name)
+        else:
+            target = _RENAMED.get(name, name)
+            if hasattr(out, target):
+                setattr(out, target, value)
+    return out
+
+
+class _SutSideSink:
+    """CompletionSink that checks ids, forwards to LoadGen and records SUT-side timestamps.
+
+    LoadGen's response ids are pointers: a wrong id must never reach it. After a failure
+    (SUT error, wrong id, stall, Ctrl-C) every outstanding and every later sample is
+    completed to LoadGen at once ("drained") so LoadGen can finish; drained samples are not
+    SUT completions and are left out of the Trace.
+    """
+
+    def __init__(self, lg) -> None:
+        self.lg = lg
+        self.lock = threading.Lock()
+        self.outstanding: set[int] = set()
+        self.completed: dict[int, tuple[int, int, int, int]] = {}
+        self.failure: str | None = None
+        self.last_progress_ns = time.perf_counter_ns()
+
+    def note_issue(self, ids: list[int]) -> bool:
+        """Register issued ids; False (and the ids drained) once the run has failed."""
+        with self.lock:
+            if self.failure is None:
+                if not self.outstanding:
+                    self.last_progress_ns = time.perf_counter_ns()
+                self.outstanding.update(ids)
+                return True
+        self._drain(ids)
+        return False
+
+    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> None:
+        now = time.perf_counter_ns()
+        s = -1 if start_ns is None else int(start_ns)
+        b = -1 if batch_id is None else int(batch_id)
+        dv = -1 if device_id is None else int(device_id)
+        try:
+            keys = [int(i) for i in ids]
+        except (TypeError, ValueError) as exc:
+            self.fail(f"SUT reported an invalid response id ({exc})")
+            return
+        with self.lock:
+            if self.failure is not None:
+                return
+            bad = [i for i in keys if i not in self.outstanding]
+            if bad or len(set(keys)) != len(keys):
+                reason = "SUT reported a wrong sample id: " + ", ".join(
+                    f"{i} ({'already completed' if i in self.completed else 'never issued'})" for i in bad[:5]
+                ) if bad else "SUT reported a wrong sample id: duplicate ids in one completion"
+            else:
+                reason = None
+                for i in keys:
+                    self.outstanding.discard(i)
+                    self.completed[i] = (now, s, b, dv)
+                self.last_progress_ns = now
+        if reason is not None:
+            self.fail(reason)
+            return
+        self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(i, 0, 0) for i in keys])
+
+    def fail(self, reason: str) -> None:
+        with self.lock:
+            if self.failure is None:
+                self.failure = reason
+            pending = list(self.outstanding)
+            self.outstanding.clear()
+        self._drain(pending)
+
+    def _drain(self, ids: list[int]) -> None:
+        if ids:
+            self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(int(i), 0, 0) for i in ids])
+
+    def watch(self, stop: threading.Event, stall_timeout_ns: int) -> None:
+        """Fail the run when samples stay outstanding with no completion for the timeout."""
+        while not stop.wait(0.05):
+            with self.lock:
+                stalled = bool(self.outstanding) and time.perf_counter_ns() - self.last_progress_ns > stall_timeout_ns
+                n = len(self.outstanding)
+            if stalled:
+                self.fail(
+                    f"SUT never completed {n} outstanding sample(s): no completion for"
+                    f" {stall_timeout_ns / 1e9:g} s (stall timeout)"
+                )
+                return
+
+
+def run_mlcommons(
+    sut: Any,
+    settings: TestSettings,
+    *,
+    qsl_total_count: int,
+    qsl_performance_count: int,
+    log_dir: str | Path,
+    metadata: dict[str, Any] | None = None,
+    enable_trace: bool = True,
+    stall_timeout_s: float = 60.0,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> BenchmarkRun:
+    """Run one scenario of ``sut`` under the official LoadGen and record it as simbench does.
+
+    Parameters
+    ----------
+    sut : SUT
+    settings : TestSettings
+        Passed field for field to ``mlperf_loadgen.TestSettings`` (no conf file is read by
+        LoadGen, so the values are exactly these).
+    qsl_total_count, qsl_performance_count : int
+        ``ConstructQSL`` sizes.
+    log_dir : path
+        Where LoadGen writes its four logs (trace enabled).
+    metadata : dict, optional
+        Extra Trace metadata.
+    enable_trace : bool
+        LoadGen's ``enable_trace`` (per-sample timestamps). Without it the Trace holds
+        SUT-side times only (``issue_ns`` = when the SUT received the sample), which hides
+        LoadGen's issue lag; at very high QPS the trace log itself costs throughput.
+    stall_timeout_s : float
+        Samples outstanding with no completion for this long fail the run, seconds.
+    on_progress : callable, optional
+        Called about every 200 ms with the same dict as ``LoadGenerator``'s progress
+        (queries as seen by the SUT).
+
+    Returns
+    -------
+    BenchmarkRun
+        ``trace`` with LoadGen's timestamps (see module notes); ``summary`` computed by
+        simbench from it; ``extra['loadgen']`` holds LoadGen's own results and the
+        metric-by-metric comparison.
+
+    Raises
+    ------
+    ImportError
+        ``mlperf_loadgen`` missing.
+    BenchmarkInterrupted
+        Ctrl-C (LoadGen is a C++ call; the interrupt lands when it returns).
+
+    Notes
+    -----
+    LoadGen cannot be stopped mid-run. On a fault (the SUT raises, reports a wrong id, or
+    stalls) simbench stops passing samples to the SUT and completes them to LoadGen at once,
+    so LoadGen runs to the end of its schedule quickly; the run is INVALID with the reason,
+    and the Trace keeps only real SUT completions. On Ctrl-C the SUT-side partial Trace
+    (times as seen by the SUT) is returned through ``BenchmarkInterrupted`` at once, while
+    LoadGen finishes in a daemon thread.
+    """
+    from simbench.bench.loadgen_logs import compare_with_loadgen, import_loadgen_dir
+    from simbench.summary import summarize
+
+    lg = require_loadgen()
+    eff = resolve(settings, qsl_total_count, qsl_performance_count)
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    sink = _SutSideSink(lg)
+    issued: list[tuple[int, int, int]] = []  # (loadgen id, index, perf_counter_ns) in issue order
+    issue_lock = threading.Lock()
+
+    def issue_cb(query_samples) -> None:
+        now = time.perf_counter_ns()
+        samples = [QuerySample(int(q.id), int(q.index)) for q in query_samples]
+        with issue_lock:
+            issued.extend((s.id, s.index, now) for s in samples)
+        if not sink.note_issue([s.id for s in samples]):
+            return
+        try:
+            sut.issue_query(samples)
+        except Exception as exc:  # noqa: BLE001 - LoadGen must never see a Python error
+            sink.fail(f"SUT raised {type(exc).__name__}: {exc}")
+
+    def flush_cb() -> None:
+        sut.flush_queries()
+
+    lg_sut = lg.ConstructSUT(issue_cb, flush_cb)
+    lg_qsl = lg.ConstructQSL(
+        qsl_total_count,
+        eff.performance_sample_count,
+        lambda idx: sut.load_samples(list(idx)),
+        lambda idx: sut.unload_samples(list(idx)),
+    )
+    log_settings = lg.LogSettings()
+    log_settings.log_output.outdir = str(log_dir)
+    log_settings.log_output.copy_summary_to_stdout = False
+    log_settings.enable_trace = enable_trace
+    sut.start(sink)
+    status = "complete"
+    errors: list[str] = []
+    stop_watch = threading.Event()
+    watchdog = threading.Thread(target=sink.watch, args=(stop_watch, int(stall_timeout_s * 1e9)), daemon=True)
+    watchdog.start()
+    lg_settings = to_loadgen_settings(settings)
+    # LoadGen runs in its own thread so that Ctrl-C reaches this (main) thread at once.
+    runner = threading.Thread(
+        target=lg.StartTestWithLogSettings, args=(lg_sut, lg_qsl, lg_settings, log_settings), name="mlperf-loadgen", daemon=True
+    )
+    wall0 = time.perf_counter()
+    runner.start()
+    try:
+        last = (time.perf_counter(), 0)
+        while runner.is_alive():
+            runner.join(0.2)
+            if on_progress is not None:
+                now, done = time.perf_counter(), len(sink.completed)
+                on_progress(
+                    {
+                        "scenario": eff.scenario.value,
+                        "elapsed_s": now - wall0,
+                        "issued_queries": len(issued) // (1 if eff.scenario is Scenario.Offline else eff.samples_per_query),
+                        "completed_samples": done,
+                        "completed_qps": (done - last[1]) / max(now - last[0], 1e-9),
+                        "total_samples": eff.samples_per_query if eff.scenario is Scenario.Offline else None,
+                        "min_duration_s": eff.min_duration_ms / 1000.0,
+                    }
+                )
+                last = (now, done)
+    except KeyboardInterrupt:
+        wall = time.perf_counter() - wall0
+        sink.fail("Run interrupted by the user (KeyboardInterrupt); trace holds SUT-side times of the samples completed before it.")
+        stop_watch.set()
+        sut.stop()
+        trace = _merge(None, list(issued), sink, eff)
+        trace.metadata.update({"kind": "real", "engine": "mlcommons", "scenario": eff.scenario.value,
+                               "settings": settings.to_dict(), "effective_settings": eff.to_dict(),
+                               "run_status": "interrupted", "errors": [sink.failure], "host": host_info(),
+                               "simbench_version": simbench.__version__, **(metadata or {})})
+        summary = summarize(trace, eff, sut_name=getattr(sut, "name", "SUT"), errors=(sink.failure,)) if len(trace) else None
+        raise BenchmarkInterrupted(
+            BenchmarkRun(trace=trace, summary=summary, settings=settings, effective=eff, errors=(sink.failure,),
+                         status="interrupted", issued_queries=0, outstanding_samples=len(issued) - len(sink.completed), wall_s=wall)
+        ) from None
+    wall = time.perf_counter() - wall0
+    stop_watch.set()
+    sut.stop()
+    lg.DestroyQSL(lg_qsl)
+    lg.DestroySUT(lg_sut)
+    if sink.failure:
+        errors.insert(0, sink.failure)
+        status = "failed"
+    imported = import_loadgen_dir(log_dir)
+    errors += [e for e in imported.detail.get("_errors", []) if "uncommitted" not in e]
+    trace = _merge(imported.trace, issued, sink, eff)
+    trace.metadata.update(
+        {
+            "kind": "real",
+            "engine": "mlcommons",
+            "scenario": eff.scenario.value,
+            "settings": settings.to_dict(),
+            "effective_settings": imported.effective.to_dict(),
+            "requested_effective_settings": eff.to_dict(),
+            "sut": sut.describe() if hasattr(sut, "describe") else {"name": getattr(sut, "name", "?")},
+            "sut_name": getattr(sut, "name", "SUT"),
+            "loadgen_version": imported.detail.get("loadgen_version"),
+            "loadgen_effective_settings": imported.effective.to_dict(),
+            "run_status": status,
+            "errors": errors,
+            "clock": "LoadGen's per-sample trace (ns from the first scheduled query)",
+            "simbench_version": simbench.__version__,
+            "host": host_info(),
+            **(metadata or {}),
+        }
+    )
+    summary = summarize(trace, imported.effective, sut_name=getattr(sut, "name", "SUT"), errors=tuple(errors)) if len(trace) else None
+    extra = {
+        "loadgen": {
+            "result_validity": imported.detail.get("result_validity"),
+            "loadgen_version": imported.detail.get("loadgen_version"),
+            "log_dir": str(log_dir),
+            "comparison": compare_with_loadgen(summary, imported.detail) if summary is not None else {},
+        }
+    }
+    n_issued = len(issued)
+    run = BenchmarkRun(
+        trace=trace,
+        summary=summary,
+        settings=settings,
+        effective=imported.effective,
+        errors=tuple(errors),
+        status=status,
+        issued_queries=int(imported.detail.get("result_query_count", 0) or 0),
+        outstanding_samples=n_issued - len(sink.completed),
+        wall_s=wall,
+        extra=extra,
+    )
+    return run
+
+
+def _merge(lg_trace: Trace | None, issued, sink: _SutSideSink, eff) -> Trace:
+    """LoadGen's per-sample trace + the SUT-side records (start/batch/worker) in issue order."""
+    n = len(issued)
+    ids = np.array([r[0] for r in issued], dtype=np.uint64) if n else np.zeros(0, np.uint64)
+    idx = np.array([r[1] for r in issued], dtype=np.int64)
+    seen = np.array([r[2] for r in issued], dtype=np.int64)
+    comp = [sink.completed.get(int(i)) for i in ids]
+    done = np.array([c is not None for c in comp], dtype=bool)
+    c_arr = np.array([c if c is not None else (-1, -1, -1, -1) for c in comp], dtype=np.int64).reshape(n, 4)
+    if lg_trace is None or len(lg_trace) != n:
+        # No per-sample LoadGen log (or a partial one): SUT-side times only; the scheduled
+        # time is unknown, so issue_ns = issued_ns = when the SUT received the sample.
+        t0 = int(seen.min()) if n else 0
+        keep = np.flatnonzero(done)
+        spq = eff.samples_per_query
+        q = keep // spq if eff.scenario is not Scenario.Server else keep
+        return Trace(
+            query_id=q.astype(np.int64),
+            sample_index=idx[keep],
+            issue_ns=seen[keep] - t0,
+            issued_ns=seen[keep] - t0,
+            complete_ns=c_arr[keep, 0] - t0,
+            start_ns=np.where(c_arr[keep, 1] >= 0, c_arr[keep, 1] - t0, 0),
+            batch_id=c_arr[keep, 2],
+            device_id=c_arr[keep, 3],
+            masks={"start_ns": c_arr[keep, 1] >= 0, "batch_id": c_arr[keep, 2] >= 0, "device_id": c_arr[keep, 3] >= 0},
+            metadata={"timestamps": "SUT side (no LoadGen per-sample trace)"},
+        )
+    # LoadGen's trace rows are query-major by (query_seq, sample_seq), and LoadGen numbers
+    # samples in the order it issues them, so row r is the r-th sample the SUT received.
+    order = np.arange(n)
+    mismatch = int(np.count_nonzero(lg_trace.sample_index != idx[order])) if n else 0
+    if mismatch:
+        raise RuntimeError(f"LoadGen trace and SUT-side records disagree on {mismatch} sample indices")
+    offset = int(np.median(seen[order] - lg_trace.issued_ns)) if n else 0
+    keep = np.flatnonzero(done[order])  # drained samples (after a fault) are not SUT completions
+    sel = order[keep]
+    start = c_arr[sel, 1]
+    masks = {}
+    if np.any(start < 0):
+        masks["start_ns"] = start >= 0
+    batch, device = c_arr[sel, 2], c_arr[sel, 3]
+    if np.any(batch < 0):
+        masks["batch_id"] = batch >= 0
+        masks["device_id"] = device >= 0
+    meta = dict(lg_trace.metadata)
+    meta["sut_clock_offset_ns"] = offset
+    meta["sut_side_latency_ns_median"] = int(np.median(c_arr[sel, 0] - seen[sel])) if sel.size else None
+    return Trace(
+        query_id=lg_trace.query_id[keep],
+        sample_index=lg_trace.sample_index[keep],
+        issue_ns=lg_trace.issue_ns[keep],
+        issued_ns=lg_trace.issued_ns[keep],
+        complete_ns=lg_trace.complete_ns[keep],
+        start_ns=np.where(start >= 0, start - offset, 0),
+        batch_id=batch,
+        device_id=device,
+        masks=masks,
+        metadata=meta,
+    )

@@ -1,0 +1,578 @@
+"""Real systems under test, shaped like MLPerf LoadGen's ``SystemUnderTest``.
+
+A SUT receives *queries* of *samples* and reports each sample complete, exactly as a
+LoadGen SUT does (``IssueQuery`` / ``QuerySamplesComplete`` / ``FlushQueries``); a QSL
+(``load_samples`` / ``unload_samples``) brings the performance sample set into memory
+before timing starts.
+
+=====================  ================================================================
+``QuerySample``        one sample of a query: response ``id`` and QSL ``index``
+``CompletionSink``     what a SUT calls to report completions (or a failure)
+``SUT``                the protocol every SUT follows
+``NullSUT``            completes every sample inside ``issue_query`` (harness overhead)
+``CallableSUT``        a Python callable (sync or ``async def``) behind workers + batching
+``OnnxSUT``            an ONNX Runtime session behind workers + dynamic batching
+``Batching``           SUT-side batching policy (``max_batch``, ``timeout_us``)
+``make_sut``           ``'null'``, ``'onnx:resnet50'``, ``'onnx:tiny'``, ``PATH.onnx``,
+                       ``http://HOST:PORT/v2/models/NAME`` -> SUT
+=====================  ================================================================
+
+The load generator never looks inside a SUT: it hands over ``QuerySample`` lists and
+timestamps the calls to ``CompletionSink.complete``. A SUT that raises, reports an id it
+was never given, or never reports at all makes the run INVALID (see ``simbench.bench.loadgen``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+__all__ = [
+    "QuerySample",
+    "CompletionSink",
+    "SUT",
+    "Batching",
+    "NullSUT",
+    "CallableSUT",
+    "OnnxSUT",
+    "make_sut",
+    "parse_batching",
+]
+
+
+class QuerySample(NamedTuple):
+    """One sample of a query, as LoadGen's ``QuerySample``.
+
+    Attributes
+    ----------
+    id : int
+        Response id; report it back through ``CompletionSink.complete``. Opaque to the SUT.
+    index : int
+        QSL index of the sample (which input to run).
+    """
+
+    id: int
+    index: int
+
+
+@runtime_checkable
+class CompletionSink(Protocol):
+    """Where a SUT reports completions (LoadGen's ``QuerySamplesComplete``). Thread-safe."""
+
+    def complete(
+        self,
+        ids: Sequence[int],
+        *,
+        start_ns: int | None = None,
+        batch_id: int | None = None,
+        device_id: int | None = None,
+    ) -> None:
+        """Report samples complete; the sink timestamps the call on entry.
+
+        Parameters
+        ----------
+        ids : sequence of int
+            Response ids (``QuerySample.id``) of the finished samples.
+        start_ns : int, optional
+            ``time.perf_counter_ns()`` when their execution began (batch dispatch).
+        batch_id, device_id : int, optional
+            Which batch and which worker served them.
+        """
+
+    def fail(self, reason: str) -> None:
+        """Report that the SUT cannot go on (the run becomes INVALID with ``reason``)."""
+
+
+@runtime_checkable
+class SUT(Protocol):
+    """A system under test, LoadGen-shaped.
+
+    Attributes
+    ----------
+    name : str
+        Shown as "SUT name" in the summary.
+    """
+
+    name: str
+
+    def start(self, sink: CompletionSink) -> None:
+        """Bind the completion sink and start worker threads (untimed)."""
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        """QSL: bring these sample indices into memory (untimed)."""
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        """QSL: release them."""
+
+    def issue_query(self, samples: Sequence[QuerySample]) -> None:
+        """Accept a query; must return quickly and complete each sample later via the sink."""
+
+    def flush_queries(self) -> None:
+        """No more queries are coming (LoadGen's ``FlushQueries``)."""
+
+    def stop(self) -> None:
+        """Stop workers; pending samples are abandoned."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description for trace metadata and provenance."""
+
+
+@dataclass(frozen=True)
+class Batching:
+    """SUT-side dynamic batching: a worker takes up to ``max_batch`` queued samples, waiting at
+    most ``timeout_us`` after the first for more to arrive.
+
+    Parameters
+    ----------
+    max_batch : int
+        Largest batch (>= 1); 1 means no batching.
+    timeout_us : float
+        Longest wait for a batch to fill, microseconds (>= 0). 0 takes what is queued.
+    """
+
+    max_batch: int = 1
+    timeout_us: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_batch, int) or self.max_batch < 1:
+            raise ValueError(f"max_batch: expected an integer >= 1, got {self.max_batch!r}")
+        if not self.timeout_us >= 0:
+            raise ValueError(f"timeout_us: expected >= 0 us, got {self.timeout_us!r}")
+
+
+def parse_batching(text: str | None) -> Batching:
+    """Parse ``--batching``: ``none``, ``N`` (static max batch) or ``dynamic:MAX[:TIMEOUT_US]``.
+
+    Raises
+    ------
+    ValueError
+        Any other form, naming the flag.
+
+    Examples
+    --------
+    >>> parse_batching("dynamic:8:2000")
+    Batching(max_batch=8, timeout_us=2000.0)
+    """
+    if text is None or text.strip().lower() in ("", "none", "off"):
+        return Batching()
+    t = text.strip().lower()
+    parts = t.split(":")
+    try:
+        if parts[0] == "dynamic" and len(parts) in (2, 3):
+            return Batching(int(parts[1]), float(parts[2]) if len(parts) == 3 else 0.0)
+        if len(parts) == 1:
+            return Batching(int(parts[0]), 0.0)
+    except ValueError as exc:
+        raise ValueError(f"--batching {text!r}: {exc}") from None
+    raise ValueError(
+        f"--batching: expected 'none', 'N' or 'dynamic:MAX_BATCH[:TIMEOUT_US]', got {text!r}"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Null SUT
+# ---------------------------------------------------------------------------------------
+
+
+class NullSUT:
+    """Completes every sample inside ``issue_query``: measures the harness alone.
+
+    The counterpart of LoadGen's ``perftests_null_sut``; latencies are pure load-generator
+    overhead (issue + completion bookkeeping).
+    """
+
+    name = "NullSUT"
+
+    def __init__(self) -> None:
+        self._sink: CompletionSink | None = None
+
+    def start(self, sink: CompletionSink) -> None:
+        self._sink = sink
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def issue_query(self, samples: Sequence[QuerySample]) -> None:
+        self._sink.complete([s.id for s in samples])  # type: ignore[union-attr]
+
+    def flush_queries(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        self._sink = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "null", "name": self.name}
+
+
+# ---------------------------------------------------------------------------------------
+# Worker pool + batcher shared by the callable and ONNX adapters
+# ---------------------------------------------------------------------------------------
+
+
+class _BatchQueue:
+    """FIFO of samples that workers drain in batches (max size, fill timeout)."""
+
+    def __init__(self, batching: Batching) -> None:
+        self._items: collections.deque[QuerySample] = collections.deque()
+        self._cv = threading.Condition()
+        self._closed = False
+        self._max = batching.max_batch
+        self._timeout_s = batching.timeout_us / 1e6
+
+    def put_many(self, samples: Sequence[QuerySample]) -> None:
+        with self._cv:
+            self._items.extend(samples)
+            self._cv.notify(len(samples))
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._items.clear()
+            self._cv.notify_all()
+
+    def take(self) -> list[QuerySample] | None:
+        """Block for the next batch; None once closed."""
+        with self._cv:
+            while not self._items and not self._closed:
+                self._cv.wait()
+            if self._closed:
+                return None
+            if self._timeout_s > 0 and len(self._items) < self._max:
+                deadline = time.perf_counter() + self._timeout_s
+                while len(self._items) < self._max and not self._closed:
+                    left = deadline - time.perf_counter()
+                    if left <= 0 or not self._cv.wait(left):
+                        break
+                if self._closed:
+                    return None
+            n = min(self._max, len(self._items))
+            batch = [self._items.popleft() for _ in range(n)]
+            if self._items:
+                self._cv.notify()
+            return batch
+
+
+class _PooledSUT:
+    """Workers that pull batches from a ``_BatchQueue`` and call ``self._run_batch``."""
+
+    name = "PooledSUT"
+
+    def __init__(self, *, workers: int = 1, batching: Batching | None = None) -> None:
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
+        self.workers = workers
+        self.batching = batching or Batching()
+        self._sink: CompletionSink | None = None
+        self._queue: _BatchQueue | None = None
+        self._threads: list[threading.Thread] = []
+        self._batch_seq = 0
+        self._seq_lock = threading.Lock()
+
+    def _run_batch(self, indices: np.ndarray, worker: int) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def start(self, sink: CompletionSink) -> None:
+        self._sink = sink
+        self._queue = _BatchQueue(self.batching)
+        self._threads = [
+            threading.Thread(target=self._worker, args=(w,), name=f"simbench-sut-{w}", daemon=True)
+            for w in range(self.workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def issue_query(self, samples: Sequence[QuerySample]) -> None:
+        self._queue.put_many(samples)  # type: ignore[union-attr]
+
+    def flush_queries(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+        for t in self._threads:
+            t.join(timeout=1.0)
+        self._threads = []
+
+    def _worker(self, worker: int) -> None:
+        q, sink = self._queue, self._sink
+        while True:
+            batch = q.take()  # type: ignore[union-attr]
+            if batch is None:
+                return
+            with self._seq_lock:
+                batch_id = self._batch_seq
+                self._batch_seq += 1
+            start = time.perf_counter_ns()
+            try:
+                self._run_batch(np.fromiter((s.index for s in batch), np.int64, len(batch)), worker)
+            except BaseException as exc:  # a failing SUT ends the run, it must not hang it
+                sink.fail(f"SUT raised {type(exc).__name__}: {exc}")  # type: ignore[union-attr]
+                return
+            sink.complete(  # type: ignore[union-attr]
+                [s.id for s in batch], start_ns=start, batch_id=batch_id, device_id=worker
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "workers": self.workers,
+            "batching": {"max_batch": self.batching.max_batch, "timeout_us": self.batching.timeout_us},
+        }
+
+
+class CallableSUT(_PooledSUT):
+    """A plain Python callable as a SUT: ``fn(indices)`` runs one batch.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(indices: numpy.ndarray[int64]) -> Any`` (return value ignored), or an
+        ``async def`` coroutine function with the same signature; coroutines run on one event
+        loop in a background thread, ``workers`` of them concurrently.
+    workers : int
+        Concurrent worker threads (>= 1), each taking batches from one shared queue.
+    batching : Batching, optional
+        SUT-side batching [default: one sample per call].
+    name : str, optional
+        SUT name for the summary [default: the callable's name].
+
+    Notes
+    -----
+    An exception from ``fn`` ends the run (INVALID, the exception named in the errors).
+    """
+
+    def __init__(
+        self,
+        fn: Callable[[np.ndarray], Any],
+        *,
+        workers: int = 1,
+        batching: Batching | None = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(workers=workers, batching=batching)
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "CallableSUT")
+        self._is_async = inspect.iscoroutinefunction(fn)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: threading.Thread | None = None
+
+    def start(self, sink: CompletionSink) -> None:
+        if self._is_async:
+            self._loop = asyncio.new_event_loop()
+            self._loop_thread = threading.Thread(
+                target=self._loop.run_forever, name="simbench-sut-loop", daemon=True
+            )
+            self._loop_thread.start()
+        super().start(sink)
+
+    def stop(self) -> None:
+        super().stop()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop_thread.join(timeout=1.0)  # type: ignore[union-attr]
+            self._loop.close()
+            self._loop = None
+
+    def _run_batch(self, indices: np.ndarray, worker: int) -> None:
+        if self._is_async:
+            asyncio.run_coroutine_threadsafe(self.fn(indices), self._loop).result()  # type: ignore[arg-type]
+        else:
+            self.fn(indices)
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "callable", **super().describe(), "async": self._is_async}
+
+
+# ---------------------------------------------------------------------------------------
+# ONNX Runtime
+# ---------------------------------------------------------------------------------------
+
+
+class OnnxSUT(_PooledSUT):
+    """An ONNX Runtime ``InferenceSession`` as a SUT (CPU execution provider).
+
+    Parameters
+    ----------
+    model_path : str or pathlib.Path
+        An ``.onnx`` file whose first input has a dynamic (or 1) batch dimension.
+    threads : int
+        ORT ``intra_op_num_threads`` (0 = ORT's default, one per core).
+    workers : int
+        Concurrent workers calling ``session.run`` on one shared session.
+    batching : Batching, optional
+        SUT-side dynamic batching [default: batch 1].
+    input_pool : int
+        Distinct input tensors generated by ``load_samples`` (seeded); sample ``i`` uses
+        tensor ``i % input_pool``. A CNN's run time does not depend on pixel values, and a
+        full 1,024-sample ImageNet-shaped set would need 616 MB.
+    seed : int
+        Seed of the synthetic inputs.
+    name : str, optional
+        SUT name [default: ``onnx:<file stem>``].
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        threads: int = 0,
+        workers: int = 1,
+        batching: Batching | None = None,
+        input_pool: int = 64,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(workers=workers, batching=batching)
+        if threads < 0:
+            raise ValueError(f"threads: expected >= 0, got {threads}")
+        if input_pool < 1:
+            raise ValueError(f"input_pool: expected >= 1, got {input_pool}")
+        import onnxruntime as ort
+
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise FileNotFoundError(f"{self.model_path}: ONNX model not found")
+        self.threads = threads
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        shape = list(inp.shape)
+        if len(shape) < 1:
+            raise ValueError(f"{self.model_path}: input {inp.name!r} has no batch dimension")
+        static_batch = shape[0] if isinstance(shape[0], int) else None
+        if static_batch not in (None, 1) or (static_batch == 1 and self.batching.max_batch > 1):
+            raise ValueError(
+                f"{self.model_path}: input {inp.name!r} has a fixed batch dimension {shape[0]};"
+                " batching needs a dynamic batch dimension"
+            )
+        dims = []
+        for d in shape[1:]:
+            if not isinstance(d, int) or d < 1:
+                raise ValueError(
+                    f"{self.model_path}: input {inp.name!r} has a dynamic non-batch dimension"
+                    f" {d!r}; only the batch dimension may be dynamic"
+                )
+            dims.append(d)
+        self.sample_shape = tuple(dims)
+        self.dtype = _ORT_DTYPES.get(inp.type)
+        if self.dtype is None:
+            raise ValueError(f"{self.model_path}: input type {inp.type} is not supported")
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.input_pool = input_pool
+        self.seed = seed
+        self._pool: np.ndarray | None = None
+        self.name = name or f"onnx:{self.model_path.stem}"
+        self.ort_version = ort.__version__
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        if self._pool is None:
+            rng = np.random.default_rng(self.seed)
+            self._pool = rng.standard_normal((self.input_pool, *self.sample_shape), dtype=np.float32).astype(self.dtype)
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def start(self, sink: CompletionSink) -> None:
+        self.load_samples(())
+        # One untimed warm-up at the largest batch, so the first timed query does not pay
+        # ORT's lazy allocations.
+        self._run_batch(np.arange(self.batching.max_batch, dtype=np.int64), 0)
+        super().start(sink)
+
+    def _run_batch(self, indices: np.ndarray, worker: int) -> None:
+        x = self._pool[indices % self.input_pool]  # type: ignore[index]
+        self.session.run(self.output_names, {self.input_name: x})
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "onnxruntime",
+            **super().describe(),
+            "model_path": str(self.model_path),
+            "input": {"name": self.input_name, "sample_shape": list(self.sample_shape), "dtype": str(np.dtype(self.dtype))},
+            "intra_op_num_threads": self.threads,
+            "onnxruntime_version": self.ort_version,
+            "execution_provider": "CPUExecutionProvider",
+            "input_pool": self.input_pool,
+        }
+
+
+_ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+}
+
+
+def make_sut(
+    spec: str,
+    *,
+    threads: int = 0,
+    workers: int = 1,
+    batching: Batching | None = None,
+) -> Any:
+    """Build a SUT from its command-line name.
+
+    Parameters
+    ----------
+    spec : str
+        ``'null'``; ``'onnx:resnet50'`` / ``'onnx:small'`` / ``'onnx:tiny'`` (built locally with seeded weights,
+        cached, see ``simbench.bench.models``); ``'onnx:PATH'`` or ``PATH.onnx``;
+        ``'http://HOST:PORT/v2/models/NAME'`` (a KServe-v2 endpoint, ``simbench.bench.http``).
+    threads, workers : int
+        ONNX Runtime intra-op threads (0 = ORT default) and concurrent workers.
+    batching : Batching, optional
+        SUT-side dynamic batching.
+
+    Returns
+    -------
+    SUT
+
+    Raises
+    ------
+    ValueError
+        An unknown spec (the message lists the accepted forms).
+    FileNotFoundError
+        A model path that does not exist.
+    """
+    s = spec.strip()
+    if s.lower() == "null":
+        return NullSUT()
+    if s.lower().startswith("http://"):
+        from simbench.bench.http import HttpSUT
+
+        return HttpSUT(s, workers=workers, batching=batching)
+    target = s[5:] if s.lower().startswith("onnx:") else s
+    if s.lower().startswith("onnx:") or target.lower().endswith(".onnx"):
+        from simbench.bench.models import BUILTIN_MODELS, model_path
+
+        if target in BUILTIN_MODELS:
+            return OnnxSUT(model_path(target), threads=threads, workers=workers, batching=batching, name=f"onnx:{target}")
+        return OnnxSUT(target, threads=threads, workers=workers, batching=batching)
+    raise ValueError(
+        f"--sut: expected 'null', 'onnx:resnet50', 'onnx:tiny', 'onnx:PATH', PATH.onnx or"
+        f" http://HOST:PORT/v2/models/NAME, got {spec!r}"
+    )
