@@ -231,6 +231,14 @@ class Summary:
         lines.append(f"Mean latency (ns)               : {self.latency_mean_ns}")
         for p, v in self.latency_percentiles_ns.items():
             lines.append(f"{p * 100:.2f} percentile latency (ns)   : {v}")
+        lag = self.extra.get("issue_lag_ns")
+        if lag:
+            # Not in LoadGen's summary: simbench shows the harness's issue lag for real runs.
+            lines.append("")
+            lines.append("Issue lag, issued - scheduled (simbench; real runs only):")
+            lines.append(f"Max issue lag (ns)              : {lag['max']}")
+            for key in ("50.00", "99.00", "99.90"):
+                lines.append(f"{key} percentile issue lag (ns) : {lag[key]}")
         lines += ["", bar, "Test Parameters Used", bar]
         lines += [
             f"samples_per_query : {eff.samples_per_query}",
@@ -452,10 +460,15 @@ def summarize(
     match scen:
         case Scenario.SingleStream:
             headline = float(target_pct_latency)
+            # LoadGen divides by the last query's *issued* time (harness lag included) and
+            # uses the mean latency truncated to whole ns.
+            last_issued_ns = last_issue_ns
+            if trace.issued_ns is not None and "issued_ns" not in trace.masks:
+                last_issued_ns = int(trace.issued_ns[bounds[-1]])
             kwargs["qps_with_loadgen_overhead"] = (
-                (n_queries - 1) / (last_issue_ns / 1e9) if last_issue_ns > 0 else 0.0
+                (n_queries - 1) / (last_issued_ns / 1e9) if last_issued_ns > 0 else 0.0
             )
-            kwargs["qps_without_loadgen_overhead"] = 1e9 / (float(np.mean(lat)) or 1.0)
+            kwargs["qps_without_loadgen_overhead"] = 1e9 / max(lat_mean, 1)
             es90 = latency_early_stopping(lat, eff.target_latency_percentile)
             es99 = _p99_estimate(lat)
             es_results = (es90, es99)
@@ -511,9 +524,31 @@ def summarize(
         extra={
             "target_percentile_latency_ns": int(target_pct_latency),
             "run_end_ns": int(trace.complete_ns.max()),
+            **_issue_lag(trace),
         },
         **kwargs,
     )
+
+
+def _issue_lag(trace: Trace) -> dict[str, Any]:
+    """Harness issue lag ``issued_ns - issue_ns`` per query (real runs only), at LoadGen's
+    reported percentiles; empty when the trace has no ``issued_ns``."""
+    if trace.issued_ns is None:
+        return {}
+    bounds = trace.query_bounds()
+    lag = trace.issued_ns[bounds] - trace.issue_ns[bounds]
+    if "issued_ns" in trace.masks:
+        lag = lag[trace.masks["issued_ns"][bounds]]
+    if lag.size == 0:
+        return {}
+    values = loadgen_percentiles(lag, REPORTED_PERCENTILES)
+    return {
+        "issue_lag_ns": {
+            "max": int(lag.max()),
+            "mean": int(np.sum(lag, dtype=np.float64) / lag.size),
+            **{f"{p * 100:.2f}": int(v) for p, v in zip(REPORTED_PERCENTILES, values)},
+        }
+    }
 
 
 def _p99_estimate(lat: np.ndarray) -> EarlyStoppingResult:
