@@ -111,6 +111,16 @@ def test_failed_run_files_are_written(tmp_path):
     assert "INVALID" in (tmp_path / "mlperf_log_summary.txt").read_text()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _warm_numba():
+    """Compile the schedule kernels first, so the timed Ctrl-C tests below never fire their
+    signal while a fresh install is still JIT-compiling (before any query was issued)."""
+    from simbench.schedule import schedule
+    from simbench.settings import TestSettings, resolve
+
+    schedule(resolve(TestSettings(scenario="Server", server_target_qps=100, min_duration_ms=100), 10, 10))
+
+
 def _sigint_after(seconds):
     timer = threading.Timer(seconds, os.kill, args=(os.getpid(), signal.SIGINT))
     timer.start()
@@ -140,9 +150,16 @@ def test_ctrl_c_in_job_flushes_trace_before_exit(tmp_path):
     opts = BenchmarkOptions(
         sut="null", scenarios=(Scenario.Server,), target_qps=500, min_duration_s=30, out=str(tmp_path)
     )
-    _sigint_after(0.4)
+    fired = []
+
+    def on_event(kind, info):
+        # Ctrl-C once the run is under way (not during set-up), from a timer thread as a
+        # terminal would deliver it.
+        if kind == "progress" and info.get("completed_samples", 0) >= 60 and not fired:
+            fired.append(_sigint_after(0.05))
+
     with pytest.raises(KeyboardInterrupt):
-        benchmark_job(opts)
+        benchmark_job(opts, on_event=on_event)
     t = read_trace(tmp_path / "Server" / "trace.parquet")
     assert len(t) > 50 and t.metadata["run_status"] == "interrupted"
     d = json.loads((tmp_path / "Server" / "summary.json").read_text())
