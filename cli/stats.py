@@ -141,8 +141,39 @@ def validate_command(
                                            rich_help_panel=_LAW)] = 1.0,
     trace: Annotated[Path | None, typer.Option(help="empirical: Trace Parquet to resample.", rich_help_panel=_LAW)] = None,
     utilization: Annotated[
-        list[float] | None, typer.Option(help="queue: utilization(s) in (0, 1); repeat for a table.", rich_help_panel=_LAW)
+        list[str] | None,
+        typer.Option(help="queue / --simulator: utilization(s) in (0, 1); repeat or comma-separate for a table.",
+                     rich_help_panel=_LAW),
     ] = None,
+    simulator: Annotated[
+        str | None,
+        typer.Option(help="Run the checks on Server latencies simulated with this hardware profile (e.g. a100) "
+                     "instead of --law.", rich_help_panel=_LAW),
+    ] = None,
+    model: Annotated[str, typer.Option(help="--simulator: model in the profile.", rich_help_panel=_LAW)] = "resnet50",
+    batching: Annotated[
+        str, typer.Option(help="--simulator: dynamic (the profile's batcher), none, dynamic:MAX:TIMEOUT_US; "
+                          "comma-separate for several.", rich_help_panel=_LAW)
+    ] = "dynamic",
+    arrival: Annotated[
+        str, typer.Option(help="--simulator: poisson, gamma:CV, mmpp:RATIO[:BASE[:BURST]]; comma-separate for "
+                          "several.", rich_help_panel=_LAW)
+    ] = "poisson",
+    reference_queries: Annotated[
+        int, typer.Option(help="--simulator: length of the reference sample giving the true quantiles.",
+                          rich_help_panel=_SIM)
+    ] = 50_000_000,
+    min_restore_replications: Annotated[
+        int, typer.Option(help="--simulator: skip a restored run unless this many replications fit the budget.",
+                          rich_help_panel=_SIM)
+    ] = 150,
+    tau_method: Annotated[
+        str, typer.Option(help="queue / --simulator: pilot tau estimate the corrections use: acf, batch_means, max.",
+                          rich_help_panel=_SIM)
+    ] = "acf",
+    workers: Annotated[
+        int, typer.Option(help="--simulator: worker processes for replications (0 = all cores).", rich_help_panel=_SIM)
+    ] = 0,
     arrival_shape: Annotated[
         float, typer.Option(help="queue: Gamma shape of inter-arrivals (1 = Poisson, <1 bursty).", rich_help_panel=_LAW)
     ] = 1.0,
@@ -150,8 +181,10 @@ def validate_command(
         bool, typer.Option(help="queue: also simulate at the corrected count n*tau.", rich_help_panel=_SIM)
     ] = True,
     budget_queries: Annotated[
-        float, typer.Option(help="queue: cap on simulated queries of each restored run.", rich_help_panel=_SIM)
-    ] = 3e10,
+        float | None,
+        typer.Option(help="queue / --simulator: cap on simulated queries of each restored run "
+                     "(default 3e10 for the queue, 3e8 for the simulator).", rich_help_panel=_SIM),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write a Plotly HTML figure here.")] = None,
 ) -> None:
     """Monte Carlo coverage of the paper's margin, the percentile interval and early stopping.
@@ -159,13 +192,19 @@ def validate_command(
     Each replication simulates one run at the official query count; the table gives the
     coverage, its Monte Carlo standard error and the exact i.i.d. value. For --law queue the
     latencies are autocorrelated GI/M/1 sojourn times, and the table adds the autocorrelation
-    time, the corrected checks and the corrected query count.
+    time, the corrected checks and the corrected query count. With --simulator PROFILE each
+    replication is an independent simulated Server run (numba engine) and the true quantiles
+    come from a long reference run; restored runs that do not fit --budget-queries with
+    --min-restore-replications replications are skipped.
 
     Examples:
 
       simbench stats validate --law lognormal --replications 10000 --out lognormal.html
 
       simbench stats validate --law queue --utilization 0.3 --utilization 0.7 --replications 2000
+
+      simbench stats validate --simulator a100 --utilization 0.3,0.5,0.7,0.9,0.95 --batching dynamic,none
+      --arrival poisson,mmpp:5 --replications 1000   (latencies from the simulator itself)
     """
     import numba
 
@@ -177,15 +216,24 @@ def validate_command(
     conf = _check_confidence(confidence)
     console = _console()
     try:
-        if law is LawName.queue:
+        rhos = _utilizations(utilization)
+        if simulator is not None:
+            results, labels = _simulator_results(console, simulator, model, rhos, batching, arrival, p, conf, queries,
+                                                 replications, seed, restore,
+                                                 3e8 if budget_queries is None else budget_queries,
+                                                 reference_queries, workers, min_restore_replications, tau_method)
+            console.print(_correlated_table(results, labels))
+            figure = _correlated_figure(results, labels) if out else None
+        elif law is LawName.queue:
             results, labels = [], []
-            for rho in utilization or [0.5]:
+            for rho in rhos:
                 queue = _build_law(law, median_ms, sigma, shape, mean_ms, trace, rho, arrival_shape)
                 with console.status(f"simulating {queue!r} ..."):
                     results.append(
                         validate_correlated(queue, percentile=p, confidence=conf, query_count=queries,
                                             replications=replications, seed=seed, restore=restore,
-                                            budget_queries=budget_queries)
+                                            budget_queries=3e10 if budget_queries is None else budget_queries,
+                                            tau_method=tau_method)
                     )
                 arrivals = "Poisson" if arrival_shape == 1.0 else f"Gamma k={arrival_shape:g}"
                 labels.append(f"{rho:g}, {arrivals}")
@@ -203,6 +251,43 @@ def validate_command(
     if out is not None:
         figure.write_html(out, include_plotlyjs="cdn")
         console.print(f"figure written to {out}")
+
+
+def _utilizations(values: list[str] | None) -> list[float]:
+    if not values:
+        return [0.5]
+    try:
+        return [float(part) for value in values for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--utilization: expected numbers in (0, 1), got {values}") from None
+
+
+def _simulator_results(console, profile, model, rhos, batching, arrival, p, conf, queries, replications, seed,
+                       restore, budget_queries, reference_queries, workers, min_restore, tau_method="acf"):
+    from simbench.stats import validate_correlated
+    from simbench.stats.simulated import SimulatorLaw
+
+    results, labels = [], []
+    for arrival_law in arrival.split(","):
+        for policy in batching.split(","):
+            for rho in rhos:
+                law = SimulatorLaw(rho, batching=policy, arrival=arrival_law, profile=profile, model=model,
+                                   reference_queries=reference_queries, workers=workers)
+                with console.status(f"simulating {law!r} ..."):
+                    ref = law.reference(p)
+                    results.append(
+                        validate_correlated(law, percentile=p, confidence=conf, query_count=queries,
+                                            replications=replications, seed=seed, restore=restore,
+                                            budget_queries=budget_queries, min_restore_replications=min_restore,
+                                            skip_unaffordable=True, tau_method=tau_method)
+                    )
+                labels.append(f"{rho:g}, {policy}, {arrival_law}")
+                console.print(
+                    f"{law!r}: {law.target_qps:,.0f} QPS; reference {ref.queries:,} queries ({ref.runs} runs), "
+                    f"p{p * 100:g} = {ref.quantile_ns / 1e6:.4f} ms, tau {ref.autocorrelation_time:.1f}, "
+                    f"s.e. of F(reference) {ref.standard_error * 100:.4f} pt"
+                )
+    return results, labels
 
 
 def _pct(value: float) -> str:
@@ -236,10 +321,10 @@ def _correlated_table(results, labels):
         title=f"Coverage under queueing correlation: p{first.percentile * 100:g}, c={first.confidence:g}, "
         f"n={first.query_count:,}, {first.replications:,} runs; (MC s.e.), \\[exact i.i.d.]"
     )
-    columns = ("utilization, arrivals", "tau (acf)", "tau (batch)", "tau (MC)", "margin % (i.i.d.)", "CI %",
-               "ES %", "CI+ess %", "ES+ess %", "n*tau", "margin at n*tau %")
+    columns = ("case: utilization, (batching,) arrivals", "tau (acf)", "tau (batch)", "tau (MC)",
+               "margin % (i.i.d.)", "CI %", "ES %", "CI+ess %", "ES+ess %", "n*tau", "margin at n*tau %")
     for column in columns:
-        table.add_column(column, justify="left" if column.startswith("util") else "right")
+        table.add_column(column, justify="left" if column.startswith("case") else "right")
     for label, result in zip(labels, results):
         official = result.official
 

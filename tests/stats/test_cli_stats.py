@@ -51,3 +51,13 @@ def test_validate_writes_table_and_figure(tmp_path):
     assert "early_stopping" in r.stdout and "percentile_ci" in r.stdout
     assert "interval [x_(" in r.stdout  # rich must not eat the brackets
     assert out.is_file() and "plotly" in out.read_text()[:5000].lower()
+
+
+def test_validate_on_simulator_latencies():
+    r = run("validate", "--simulator", "a100", "--utilization", "0.3,0.9", "--batching", "none", "--percentile", "90",
+            "--queries", "3000", "--replications", "20", "--reference-queries", "200000", "--workers", "1",
+            "--no-restore")
+    assert r.returncode == 0, r.stderr
+    assert "0.3, none, poisson" in r.stdout and "0.9, none, poisson" in r.stdout
+    assert "reference 200,000 queries" in r.stdout
+    assert run("validate", "--simulator", "a100", "--batching", "static", "--replications", "2").returncode != 0
