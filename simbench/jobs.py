@@ -24,6 +24,7 @@ from simbench.settings import (
     Scenario,
     TestSettings,
     apply_conf,
+    conf_sets,
     official_conf_entries,
     parse_conf,
     read_conf,
@@ -222,7 +223,7 @@ def simulate_job(
         sut = sut_from_profile(profile, model, scenario, batching=batching, replicas=opts.replicas)
         emit("scenario_start", {"scenario": scenario.value, "settings": settings})
         peak = None
-        if scenario is Scenario.Server and opts.target_qps is None and not _conf_sets_qps(opts, model):
+        if scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, model, "target_qps", "Server"):
             peak = find_peak_qps(
                 settings,
                 sut,
@@ -277,20 +278,6 @@ def simulate_job(
         emit("scenario_done", {"outcome": outcome})
         del run
     return outcomes
-
-
-def _conf_sets_qps(opts: SimulateOptions, model: str) -> bool:
-    """Whether the user's conf sets a Server target_qps for this model (then no search)."""
-    if not opts.conf:
-        return False
-    from simbench.settings import conf_model_name
-
-    entries = read_conf(opts.conf)
-    name = conf_model_name(model, entries)
-    return any(
-        e.key == "target_qps" and e.scenario in ("Server", "*") and e.model in (name, "*")
-        for e in entries
-    )
 
 
 def peak_metadata(peak) -> dict[str, Any] | None:

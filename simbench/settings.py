@@ -530,6 +530,20 @@ def _convert(entry: ConfEntry, field_name: str, kind: str) -> Any:
     return num
 
 
+def base_model_name(model: str) -> str:
+    """A model name without its accuracy-target suffix (``bert-99`` -> ``bert``)."""
+    return re.sub(r"-99(\.9)?$", "", model)
+
+
+def conf_sets(conf: str | Path | None, model: str, key: str, scenario: str) -> bool:
+    """Whether a user conf file sets ``key`` for this model and scenario (or their ``*``)."""
+    if not conf:
+        return False
+    entries = read_conf(conf)
+    name = conf_model_name(model, entries)
+    return any(e.key == key and e.scenario in (scenario, "*") and e.model in (name, "*") for e in entries)
+
+
 def conf_model_name(model: str, entries: list[ConfEntry]) -> str:
     """The conf file's name for ``model``: itself, or without an accuracy suffix.
 
@@ -539,7 +553,7 @@ def conf_model_name(model: str, entries: list[ConfEntry]) -> str:
     names = {e.model for e in entries}
     if model in names:
         return model
-    base = re.sub(r"-99(\.9)?$", "", model)
+    base = base_model_name(model)
     return base if base in names else model
 
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from simbench.settings import Scenario, TestSettings
+from simbench.settings import Scenario, TestSettings, conf_sets
 
 __all__ = ["BenchmarkOptions", "BenchmarkOutcome", "benchmark_job", "write_run", "ENGINES"]
 
@@ -74,22 +74,12 @@ def _settings(opts: BenchmarkOptions, scenario: Scenario) -> TestSettings:
         conf=opts.conf,
     )
     settings = build_settings(opts.model, scenario, {}, sim_like)
-    if scenario is Scenario.Server and opts.target_qps is None and not _conf_sets(opts, "target_qps", "Server"):
+    if scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, opts.model, "target_qps", "Server"):
         raise ValueError(
             "--target-qps: Server needs a target QPS (mlperf.conf's 1 QPS is a placeholder);"
             " measure Offline first and start near half its samples/s"
         )
     return settings
-
-
-def _conf_sets(opts: BenchmarkOptions, key: str, scenario: str) -> bool:
-    if not opts.conf:
-        return False
-    from simbench.settings import conf_model_name, read_conf
-
-    entries = read_conf(opts.conf)
-    name = conf_model_name(opts.model, entries)
-    return any(e.key == key and e.scenario in (scenario, "*") and e.model in (name, "*") for e in entries)
 
 
 def default_out_dir() -> Path:

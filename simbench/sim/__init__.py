@@ -48,10 +48,9 @@ _DATASET_SIZES = {
 
 def dataset_size(model: str, performance_sample_count: int) -> int:
     """QSL total count for a model: its data set's size if known, else the performance count."""
-    import re
+    from simbench.settings import base_model_name
 
-    base = re.sub(r"-99(\.9)?$", "", model)
-    return max(_DATASET_SIZES.get(base, 0), performance_sample_count, 1)
+    return max(_DATASET_SIZES.get(base_model_name(model), 0), performance_sample_count, 1)
 
 
 @dataclass(frozen=True)
