@@ -8,8 +8,9 @@ Markov-modulated Poisson process: bursts of ``burst_ratio`` times the base rate)
 ``TraceArrivals`` (the inter-arrival gaps of a real trace, rescaled to the target rate).
 
 Every law yields scheduled times in whole ns with the first query at 0, generated until the
-previous time reaches the duration and at least ``min_queries`` exist (LoadGen's loop), all
-from the ``schedule_rng_seed`` stream. Each has ``mean`` and ``cv`` of its gaps (in units of
+previous time reaches the duration and at least ``min_queries`` exist (LoadGen's loop), from
+``schedule_rng_seed``: Poisson through LoadGen's own ``std::mt19937`` draw (the same times as
+LoadGen, to the ns), the what-if laws through simbench's ``schedule`` stream. Each has ``mean`` and ``cv`` of its gaps (in units of
 the mean gap) for analytic checks.
 
 References
@@ -40,12 +41,13 @@ __all__ = [
     "MMPPArrivals",
     "TraceArrivals",
     "parse_arrivals",
+    "loadgen_mt19937",
 ]
 
 
 @njit(cache=True)
 def _times_ns(rng, kind, mean_gap_ns, p1, p2, p3, gaps, duration_ns, min_queries, max_queries, capacity):
-    """Scheduled times for one law (kind 0 Poisson, 1 deterministic, 2 Gamma(shape p1),
+    """Scheduled times for one law (kind 1 deterministic, 2 Gamma(shape p1),
     3 MMPP-2 (p1 = burst rate ratio, p2 = mean dwell in the base state / mean gap,
     p3 = mean dwell in the burst state / mean gap), 4 trace gaps (cycled))."""
     out = np.empty(capacity, dtype=np.int64)
@@ -70,9 +72,7 @@ def _times_ns(rng, kind, mean_gap_ns, p1, p2, p3, gaps, duration_ns, min_queries
         out[n] = t
         n += 1
         prev = t
-        if kind == 0:
-            gap = rng.standard_exponential() * mean_gap_ns
-        elif kind == 1:
+        if kind == 1:
             gap = mean_gap_ns
         elif kind == 2:
             gap = rng.standard_gamma(p1) * mean_gap_ns / p1
@@ -119,13 +119,30 @@ class ArrivalProcess:
 
     def times_ns(
         self,
-        rng: np.random.Generator,
+        seed: int,
         target_qps: float,
         duration_ns: int,
         min_queries: int,
         max_queries: int = 0,
     ) -> np.ndarray:
-        """Scheduled times (int64 ns, first at 0) at mean rate ``target_qps`` (> 0)."""
+        """Scheduled times (int64 ns, first at 0) at mean rate ``target_qps`` (> 0).
+
+        Parameters
+        ----------
+        seed : int
+            ``schedule_rng_seed`` (0 <= seed < 2**64).
+        target_qps : float
+            Mean arrival rate, queries per second, > 0.
+        duration_ns : int
+            Queries are generated until the previous scheduled time reaches this.
+        min_queries, max_queries : int
+            At least ``min_queries``; at most ``max_queries`` when non-zero.
+
+        Raises
+        ------
+        ValueError
+            ``target_qps`` not positive, or a schedule too large for memory or int64 ns.
+        """
         if not target_qps > 0:
             raise ValueError(f"target_qps: expected > 0, got {target_qps}")
         mean_gap_ns = 1e9 / target_qps
@@ -140,9 +157,15 @@ class ArrivalProcess:
                 f"server_target_qps: {target_qps:g} QPS is too low: {max(min_queries, 1)} queries"
                 f" would span {span_ns / 1e9 / 86400:,.0f} days"
             )
-        code, p1, p2, p3, gaps = self._params()
         capacity = int(expected * 1.05) + min_queries + 1024
-        return _times_ns(rng, code, mean_gap_ns, p1, p2, p3, gaps, int(duration_ns), int(min_queries), int(max_queries), capacity)
+        return self._generate(int(seed), float(target_qps), int(duration_ns), int(min_queries), int(max_queries), capacity)
+
+    def _generate(self, seed, target_qps, duration_ns, min_queries, max_queries, capacity) -> np.ndarray:
+        from simbench.schedule import stream_rng
+
+        code, p1, p2, p3, gaps = self._params()
+        rng = stream_rng(seed, "schedule")
+        return _times_ns(rng, code, 1e9 / target_qps, p1, p2, p3, gaps, duration_ns, min_queries, max_queries, capacity)
 
     def describe(self) -> dict:
         return {"kind": self.kind, **{k: v for k, v in self.__dict__.items() if k != "gaps"}}
@@ -150,14 +173,73 @@ class ArrivalProcess:
 
 @dataclass(frozen=True)
 class PoissonArrivals(ArrivalProcess):
-    """Exponential gaps: LoadGen's Server law (gap cv = 1)."""
+    """Exponential gaps: LoadGen's Server law (gap cv = 1), drawn exactly as LoadGen draws them.
+
+    The times are LoadGen's own: ``std::mt19937`` seeded with ``schedule_rng_seed``,
+    ``std::exponential_distribution<double>(target_qps)`` in seconds, each gap truncated to
+    whole ns and summed (``loadgen.cc`` ``ScheduleDistribution<Server>`` and
+    ``GenerateQueries``). So the same settings give the very schedule LoadGen issues, to the
+    ns; ``tests/bench/test_mlcommons.py`` checks it against mlcommons-loadgen's trace log.
+    """
 
     kind = "poisson"  # type: ignore[assignment]
     mean = 1.0
     cv = 1.0
 
-    def _params(self):
-        return 0, 0.0, 0.0, 0.0, np.ones(1)
+    def _generate(self, seed, target_qps, duration_ns, min_queries, max_queries, capacity) -> np.ndarray:
+        bitgen = loadgen_mt19937(seed)
+        out = np.empty(capacity, dtype=np.int64)
+        state = np.array([0, 0, -1], dtype=np.int64)  # queries so far, next time, previous time
+        chunk = max(1024, min(capacity, 1 << 22))
+        while True:
+            if out.shape[0] - state[0] < chunk:
+                out = np.concatenate([out, np.empty(max(chunk, out.shape[0]), dtype=np.int64)])
+            raw = bitgen.random_raw(2 * chunk)
+            if _loadgen_poisson_fill(raw, target_qps, out, state, duration_ns, min_queries, max_queries):
+                return out[: state[0]].copy()
+
+
+def loadgen_mt19937(seed: int) -> np.random.MT19937:
+    """A ``numpy.random.MT19937`` in the state of C++ ``std::mt19937(seed)``.
+
+    libstdc++ seeds ``mt19937`` with ``seed mod 2**32`` by the reference ``init_genrand``
+    recurrence, which is also how ``numpy.random.RandomState(int)`` seeds; ``random_raw``
+    then yields the same 32-bit outputs as ``operator()``. (C++ [rand.predef]: the 10,000th
+    output of ``std::mt19937()``, seed 5489, is 4123659995.)
+    """
+    key, pos = np.random.RandomState(int(seed) % 2**32).get_state()[1:3]
+    bitgen = np.random.MT19937()
+    bitgen.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": pos}}
+    return bitgen
+
+
+@njit(cache=True)
+def _loadgen_poisson_fill(raw, rate_qps, out, state, duration_ns, min_queries, max_queries):
+    """Consume pairs of 32-bit mt19937 outputs as LoadGen's exponential gaps; True when done.
+
+    libstdc++ ``generate_canonical<double, 53>`` takes two outputs, ``(g1 + g2 * 2**32) / 2**64``
+    (clamped below 1); ``exponential_distribution`` returns ``-log(1 - u) / rate`` seconds;
+    ``duration_cast<nanoseconds>`` truncates ``seconds * 1e9`` toward zero.
+    """
+    n, t, prev = state[0], state[1], state[2]
+    done = False
+    below_one = np.nextafter(1.0, 0.0)
+    for k in range(raw.shape[0] // 2):
+        if not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries):
+            done = True
+            break
+        out[n] = t
+        n += 1
+        prev = t
+        u = (np.float64(raw[2 * k]) + np.float64(raw[2 * k + 1]) * 4294967296.0) / 18446744073709551616.0
+        if u >= 1.0:
+            u = below_one
+        gap_s = -np.log(1.0 - u) / rate_qps
+        t += np.int64(gap_s * 1e9)
+    if not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries):
+        done = True
+    state[0], state[1], state[2] = n, t, prev
+    return done
 
 
 @dataclass(frozen=True)

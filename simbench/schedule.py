@@ -108,14 +108,15 @@ def _server_arrivals_ns(eff: EffectiveSettings, arrivals) -> np.ndarray:
     """Server schedule: first query at 0, then gaps from the arrival law (Poisson by default)
     truncated to whole ns, until the last scheduled time reaches ``min_duration`` and at least
     ``min_query_count`` queries exist (capped by ``max_query_count`` when non-zero), as
-    LoadGen's ``GenerateQueries`` loop does; draws come from the ``schedule_rng_seed`` stream.
+    LoadGen's ``GenerateQueries`` loop does. Poisson is LoadGen's own draw (``std::mt19937``
+    seeded with ``schedule_rng_seed``), so the times equal LoadGen's to the ns; the what-if
+    laws draw from the ``schedule_rng_seed`` stream of ``stream_rng``.
     """
     from simbench.arrivals import PoissonArrivals
 
     law = arrivals or PoissonArrivals()
-    rng = stream_rng(eff.schedule_rng_seed, "schedule")
     return law.times_ns(
-        rng, eff.target_qps, eff.target_duration_ms * 1_000_000, eff.min_query_count, eff.max_query_count
+        eff.schedule_rng_seed, eff.target_qps, eff.target_duration_ms * 1_000_000, eff.min_query_count, eff.max_query_count
     )
 
 

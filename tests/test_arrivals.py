@@ -10,10 +10,10 @@ from simbench.arrivals import (
     GammaArrivals,
     MMPPArrivals,
     PoissonArrivals,
+    loadgen_mt19937,
     parse_arrivals,
 )
 from simbench.profiles.schema import NoNoise
-from simbench.schedule import stream_rng
 from simbench.settings import Scenario, TestSettings
 from simbench.sim import simulate
 from simbench.testing import make_sut
@@ -22,7 +22,7 @@ AZURE_CONV = Path(__file__).parent / "data" / "azure_llm_2023" / "AzureLLMInfere
 
 
 def _gaps(law, qps=1000.0, seconds=200):
-    t = law.times_ns(stream_rng(1, "schedule"), qps, seconds * 10**9, 100)
+    t = law.times_ns(1, qps, seconds * 10**9, 100)
     assert t[0] == 0 and t[-1] >= seconds * 10**9 > t[-2]
     return np.diff(t) / 1e9
 
@@ -74,3 +74,33 @@ def test_burstier_arrivals_raise_tail_latency_at_equal_rate():
 def test_bad_arrival_specs(text):
     with pytest.raises(ValueError, match="--arrival"):
         parse_arrivals(text)
+
+
+def test_loadgen_mt19937_is_std_mt19937():
+    # C++ [rand.predef]: the 10,000th output of a default-constructed std::mt19937 (seed 5489).
+    assert loadgen_mt19937(5489).random_raw(10_000)[-1] == 4123659995
+    # libstdc++ keeps seed mod 2**32 (uint_fast32_t is 64-bit on x86-64 Linux).
+    assert np.array_equal(loadgen_mt19937(2**40 + 5489).random_raw(5), loadgen_mt19937(5489).random_raw(5))
+
+
+def test_poisson_gaps_are_libstdcxx_exponential_draws():
+    # Independent recomputation in pure Python: generate_canonical<double,53> from two 32-bit
+    # outputs, -log(1-u)/rate seconds, truncated to whole ns.
+    import math
+
+    qps, seed = 337.3, 16159082839903944936
+    t = PoissonArrivals().times_ns(seed, qps, 0, 2001)
+    raw = [int(v) for v in loadgen_mt19937(seed).random_raw(4000)]
+    expect = [0]
+    for k in range(2000):
+        u = (float(raw[2 * k]) + float(raw[2 * k + 1]) * 2.0**32) / 2.0**64
+        expect.append(expect[-1] + int(-math.log(1.0 - u) / qps * 1e9))
+    assert t.tolist() == expect
+
+
+def test_poisson_schedule_longer_than_one_chunk_is_whole():
+    # 5 M queries cross several 4 M-draw chunks; the count follows LoadGen's loop.
+    t = PoissonArrivals().times_ns(7, 100_000.0, 50 * 10**9, 100)
+    assert t[-1] >= 50 * 10**9 > t[-2] and np.all(np.diff(t) >= 0)
+    assert np.diff(t).mean() == pytest.approx(10_000, rel=0.002)
+    assert PoissonArrivals().times_ns(7, 100_000.0, 50 * 10**9, 100, max_queries=1234).shape == (1234,)

@@ -47,6 +47,25 @@ def test_mlcommons_engine_matches_loadgen_exactly(scenario, tmp_path):
     assert (tmp_path / "loadgen" / "mlperf_log_detail.txt").is_file()
 
 
+@pytest.mark.parametrize("qps,seed", [(1000.0, None), (337.3, 12345)])
+def test_server_schedule_equals_loadgens_to_the_ns(qps, seed, tmp_path):
+    from simbench.bench.loadgen_logs import find_log_file, read_detail_log, read_trace_samples
+    from simbench.schedule import schedule
+    from simbench.settings import resolve
+
+    over = {"server_target_qps": qps, "min_duration_ms": 300}
+    if seed is not None:
+        over["schedule_rng_seed"] = seed
+    settings = short_settings("Server", **over)
+    _mlc(NullSUT(), settings, tmp_path)
+    log = tmp_path / "loadgen"
+    detail = read_detail_log(find_log_file(log, "detail"))
+    scheduled = np.sort(read_trace_samples(find_log_file(log, "trace"))["scheduled_ns"])
+    ours = schedule(resolve(settings, 1000, 256)).scheduled_ns
+    assert ours.shape[0] == detail["generated_query_count"] == scheduled.shape[0]
+    assert np.array_equal(scheduled - scheduled[0], ours)
+
+
 def test_early_stopping_equal_given_loadgen_latencies(tmp_path):
     run = _mlc(NullSUT(), short_settings("SingleStream", min_duration_ms=100), tmp_path)
     imported = import_loadgen_dir(tmp_path / "loadgen")
