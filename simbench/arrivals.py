@@ -10,8 +10,8 @@ Markov-modulated Poisson process: bursts of ``burst_ratio`` times the base rate)
 Every law yields scheduled times in whole ns with the first query at 0, generated until the
 previous time reaches the duration and at least ``min_queries`` exist (LoadGen's loop), from
 ``schedule_rng_seed``: Poisson through LoadGen's own ``std::mt19937`` draw (the same times as
-LoadGen, to the ns), the what-if laws through simbench's ``schedule`` stream. Each has ``mean`` and ``cv`` of its gaps (in units of
-the mean gap) for analytic checks.
+LoadGen, to the ns), the what-if laws through simbench's ``schedule`` stream. Each has
+``mean`` and ``cv`` of its gaps (in units of the mean gap) for analytic checks.
 
 References
 ----------
@@ -222,11 +222,9 @@ def _loadgen_poisson_fill(raw, rate_qps, out, state, duration_ns, min_queries, m
     ``duration_cast<nanoseconds>`` truncates ``seconds * 1e9`` toward zero.
     """
     n, t, prev = state[0], state[1], state[2]
-    done = False
     below_one = np.nextafter(1.0, 0.0)
     for k in range(raw.shape[0] // 2):
         if not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries):
-            done = True
             break
         out[n] = t
         n += 1
@@ -236,10 +234,8 @@ def _loadgen_poisson_fill(raw, rate_qps, out, state, duration_ns, min_queries, m
             u = below_one
         gap_s = -np.log(1.0 - u) / rate_qps
         t += np.int64(gap_s * 1e9)
-    if not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries):
-        done = True
     state[0], state[1], state[2] = n, t, prev
-    return done
+    return not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries)
 
 
 @dataclass(frozen=True)
