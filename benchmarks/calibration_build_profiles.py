@@ -10,7 +10,8 @@ reads; this script is their provenance. Re-run it after changing a rule::
     python benchmarks/calibration_build_profiles.py --report   # secondary checks, Markdown
 
 The calibration file is looked up at ``$SIMBENCH_CALIBRATION_JSON`` or, by default,
-``../shared/reference/published_calibration.json`` next to the repository.
+``simbench/data/published_calibration.json`` (the project's copy of
+``shared/reference/published_calibration.json``).
 
 Method (docs/calibration.md has the long form)
 ----------------------------------------------
@@ -45,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_JSON = REPO.parent / "shared" / "reference" / "published_calibration.json"
+DEFAULT_JSON = REPO / "simbench" / "data" / "published_calibration.json"
 OUT_DIR = REPO / "hardware_profiles"
 FILE = "published_calibration.json"
 
