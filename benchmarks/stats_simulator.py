@@ -52,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from simbench.stats import validate_correlated
-    from simbench.stats.simulated import SimulatorLaw
+    from simbench.plan.coverage import SimulatorLaw
 
     print(
         "| batching | arrivals | utilization | target QPS | ref. p99 ms (s.e. on F) | τ (acf, pilot) | τ (batch means) "

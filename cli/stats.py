@@ -265,7 +265,7 @@ def _utilizations(values: list[str] | None) -> list[float]:
 def _simulator_results(console, profile, model, rhos, batching, arrival, p, conf, queries, replications, seed,
                        restore, budget_queries, reference_queries, workers, min_restore, tau_method="acf"):
     from simbench.stats import validate_correlated
-    from simbench.stats.simulated import SimulatorLaw
+    from simbench.plan.coverage import SimulatorLaw
 
     results, labels = [], []
     for arrival_law in arrival.split(","):

@@ -43,8 +43,8 @@ Monte Carlo validation (imported on first use; needs numba)
 ``LogNormalLaw`` ``GammaLaw``      i.i.d. latency laws
 ``EmpiricalLaw``                   resampling observed latencies (a trace)
 ``QueueLaw``                       autocorrelated GI/M/1 sojourn times
-``SimulatorLaw``                   Server latencies from the simulator (``simbench.sim``)
-``SimulatorReference``             its long reference run (true quantiles, their s.e.)
+``ReplicatedLaw``                  protocol for laws that run their own replications
+                                   (``simbench.plan.coverage.SimulatorLaw``: the simulator)
 ``validate_correlated``            shortfall under autocorrelation and its correction
 ``sample_latencies``               one replication's latencies, for inspection
 ``ValidationResult``               record returned by ``validate``
@@ -97,6 +97,7 @@ _MONTECARLO = (
     "GammaLaw",
     "LogNormalLaw",
     "QueueLaw",
+    "ReplicatedLaw",
     "ValidationResult",
     "sample_latencies",
     "validate",
@@ -110,10 +111,6 @@ def __getattr__(name: str):
         from simbench.stats import montecarlo
 
         return getattr(montecarlo, name)
-    if name in ("SimulatorLaw", "SimulatorReference"):
-        from simbench.stats import simulated
-
-        return getattr(simulated, name)
     raise AttributeError(f"module 'simbench.stats' has no attribute {name!r}")
 
 
@@ -133,8 +130,7 @@ __all__ = [
     "QueueLaw",
     "RequiredQueriesResult",
     "SampleSizeResult",
-    "SimulatorLaw",
-    "SimulatorReference",
+    "ReplicatedLaw",
     "ValidationResult",
     "indicator_autocorrelation",
     "latency_early_stopping",

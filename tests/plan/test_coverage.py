@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simbench.stats import indicator_autocorrelation, validate, validate_correlated
-from simbench.stats.simulated import SimulatorLaw, _seeds
+from simbench.plan.coverage import SimulatorLaw, _seeds
 
 
 def small(utilization=0.3, **kwargs):
@@ -82,3 +82,14 @@ def test_bad_arguments():
         SimulatorLaw(0.5, batching="static")
     with pytest.raises(ValueError):
         SimulatorLaw(0.5, arrival="weibull")
+
+
+def test_simulator_law_follows_the_stats_protocol_and_its_doctest_runs():
+    import doctest
+
+    import simbench.plan.coverage as coverage
+    from simbench.stats import ReplicatedLaw
+
+    assert isinstance(small(), ReplicatedLaw)
+    result = doctest.testmod(coverage, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -1,10 +1,15 @@
-"""Latencies produced by the simulator itself, as a law for :func:`validate`.
+"""The simulator-driven coverage law: latencies produced by the simulator itself.
+
+This is planning code (it drives ``simbench.sim``), so it lives in ``simbench.plan``;
+``simbench.stats`` never imports the simulator. It satisfies the
+:class:`simbench.stats.montecarlo.ReplicatedLaw` protocol, which is all
+:func:`simbench.stats.validate` and :func:`simbench.stats.validate_correlated` need.
 
 :class:`SimulatorLaw` wraps ``simbench.sim.simulate`` (numba engine) for one
 Server configuration — a profile's SUT for a model, a batching policy, an
 arrival law and a load given as a fraction of the SUT's capacity — so that the
-Monte Carlo checks of :mod:`simbench.stats.montecarlo` (:func:`validate`,
-:func:`validate_correlated`) run on real simulator output instead of the
+Monte Carlo checks of :mod:`simbench.stats.montecarlo` (``validate``,
+``validate_correlated``) run on real simulator output instead of the
 GI/M/1 model.
 
 * **Replications.** Replication ``r`` of seed ``s`` is one Server run of
@@ -226,7 +231,8 @@ class SimulatorLaw:
             raise ValueError(f"query_count must be >= 1, got {query_count!r}")
         return _run_latencies(self._spec, n, seed, replication)[:n].astype(float)
 
-    def _workers(self) -> int:
+    def worker_count(self) -> int:
+        """Processes the replications run in (``workers``, or all cores when 0)."""
         return self.workers or (os.cpu_count() or 1)
 
     def threshold_counts(self, query_count: int, replications: int, seed: int, thresholds_ns: np.ndarray) -> np.ndarray:
@@ -237,7 +243,7 @@ class SimulatorLaw:
         """
         thresholds = np.asarray(thresholds_ns, dtype=float)
         n = operator.index(query_count)
-        workers = min(self._workers(), replications)
+        workers = min(self.worker_count(), replications)
         if workers <= 1:
             return _count_chunk_exact(self._spec, n, seed, list(range(replications)), thresholds)
         chunks = np.array_split(np.arange(replications), 8 * workers)
