@@ -20,6 +20,7 @@ from simbench.bench.loadgen import LoadGenerator, host_info
 from simbench.bench.mlcommons import run_mlcommons
 from simbench.bench.sut import make_sut, parse_batching
 from simbench.settings import official_settings
+from simbench.report import summary_to_dict
 
 QSL_TOTAL, QSL_PERF = 50_000, 1024
 
@@ -34,7 +35,7 @@ def one(engine: str, sut_spec: str, settings, threads: int, workers: int, batchi
 
 def figures(run) -> dict:
     s = run.summary
-    d = s.to_dict()
+    d = summary_to_dict(s)
     out = {k: s.latency_percentiles_ns[p] for k, p in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))}
     out.update(queries=s.query_count, valid=bool(s.result_valid), headline=s.headline_value)
     for k in ("early_stopping_latency_ss", "early_stopping_latency_ms", "result_completed_samples_per_sec"):

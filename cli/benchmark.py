@@ -58,6 +58,7 @@ def benchmark(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from simbench.bench.job import BenchmarkOptions, benchmark_job, lag_stats
+    from simbench.report import render_text, summary_to_dict
     from simbench.settings import Scenario
 
     if scenario.strip().lower() == "all":
@@ -115,7 +116,7 @@ def benchmark(
                 if not json_out:
                     target = progress.console if sys.stdout.isatty() else out_c
                     if o.run.summary is not None:
-                        target.print(o.run.summary.render_text(), markup=False, highlight=False, end="")
+                        target.print(render_text(o.run.summary), markup=False, highlight=False, end="")
                     lag = lag_stats(o.run)
                     lag_txt = f"issue lag p50/p99 {lag['p50']}/{lag['p99']} ns" if lag["p50"] is not None else "no samples completed"
                     target.print(
@@ -144,7 +145,7 @@ def benchmark(
     if json_out:
         payload = []
         for o in outcomes:
-            d = o.run.summary.to_dict() if o.run.summary is not None else {"scenario": o.scenario.value}
+            d = summary_to_dict(o.run.summary) if o.run.summary is not None else {"scenario": o.scenario.value}
             d.update({"run_status": o.run.status, "run_errors": list(o.run.errors), "issue_lag_ns": lag_stats(o.run), "out_dir": str(o.out_dir)})
             d.update(o.run.extra)
             payload.append(d)

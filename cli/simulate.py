@@ -55,6 +55,7 @@ def simulate(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from simbench.jobs import SimulateOptions, simulate_job
+    from simbench.report import render_text, summary_to_dict
     from simbench.settings import Scenario
 
     if scenario.strip().lower() == "all":
@@ -122,7 +123,7 @@ def simulate(
                 if not json_out:
                     # On a terminal print above the live bar; otherwise straight to stdout.
                     target = progress.console if sys.stdout.isatty() else out_c
-                    target.print(o.summary.render_text(), markup=False, highlight=False, end="")
+                    target.print(render_text(o.summary), markup=False, highlight=False, end="")
                     target.print(f"({o.scenario.value}: {o.wall_s:.1f} s, engine {o.engine}; files in {o.out_dir})\n", markup=False, highlight=False)
 
         outcomes = simulate_job(opts, on_event=on_event)
@@ -131,7 +132,7 @@ def simulate(
 
         typer.echo(
             json.dumps(
-                [o.summary.to_dict() | {"peak_search": peak_metadata(o.peak), "files": str(o.out_dir)} for o in outcomes],
+                [summary_to_dict(o.summary) | {"peak_search": peak_metadata(o.peak), "files": str(o.out_dir)} for o in outcomes],
                 indent=2,
                 default=str,
             )

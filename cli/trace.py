@@ -32,6 +32,7 @@ def import_(
     from pathlib import Path
 
     from simbench.bench.loadgen_logs import compare_with_loadgen, import_loadgen_dir
+    from simbench.report import render_text, summary_to_dict
     from simbench.trace import write_trace
 
     run = import_loadgen_dir(directory)
@@ -43,8 +44,8 @@ def import_(
         payload["loadgen_results"] = {k: v for k, v in run.detail.items() if k.startswith(("result_", "early_stopping"))}
     else:
         write_trace(run.trace, out_dir / "trace.parquet")
-        (out_dir / "mlperf_log_summary.txt").write_text(run.summary.render_text())
-        payload.update(run.summary.to_dict())
+        (out_dir / "mlperf_log_summary.txt").write_text(render_text(run.summary))
+        payload.update(summary_to_dict(run.summary))
         payload["comparison"] = compare_with_loadgen(run.summary, run.detail)
     (out_dir / "summary.json").write_text(json.dumps(payload, indent=2, default=str))
     if json_out:
@@ -79,6 +80,7 @@ def summary(
       simbench trace summary traces/resnet50_ort_cpu/Server/trace.parquet
     """
     from simbench.bench.job import summarize_trace_file
+    from simbench.report import render_text, summary_to_json
 
     s = summarize_trace_file(trace)
-    typer.echo(s.to_json() if json_out else s.render_text(), nl=False)
+    typer.echo(summary_to_json(s) if json_out else render_text(s), nl=False)

@@ -183,6 +183,7 @@ def simulate_job(
 
     from simbench.sim import dataset_size, simulate, sut_from_profile
     from simbench.sim.peak import find_peak_qps
+    from simbench.report import render_detail_log, render_text, summary_to_dict
     from simbench.summary import summarize
     from simbench.trace import write_trace
 
@@ -262,11 +263,11 @@ def simulate_job(
         out_dir = out_root / scenario.value
         out_dir.mkdir(parents=True, exist_ok=True)
         write_trace(run.trace, out_dir / "trace.parquet")
-        (out_dir / "mlperf_log_summary.txt").write_text(summary.render_text())
+        (out_dir / "mlperf_log_summary.txt").write_text(render_text(summary))
         (out_dir / "mlperf_log_detail.txt").write_text(
-            summary.render_detail_log(settings, generated_query_count=run.schedule.query_count)
+            render_detail_log(summary, settings, generated_query_count=run.schedule.query_count)
         )
-        payload = summary.to_dict()
+        payload = summary_to_dict(summary)
         payload["peak_search"] = peak_metadata(peak)
         payload["engine"] = run.engine
         payload["profile"] = profile.name

@@ -1,8 +1,9 @@
 """``Summary``: what LoadGen's ``mlperf_log_summary.txt`` reports, computed from a Trace.
 
-Computing (``summarize``) is pure; rendering (``Summary.render_text``, ``Summary.to_dict``)
-is separate. A number printed for a simulated run means exactly what it means for a real
-run: both go through this module.
+Computing (``summarize``) is pure; rendering lives in ``simbench.report``
+(``report.text.render_text``, ``report.text.render_detail_log``,
+``report.json.summary_to_dict``). A number printed for a simulated run means exactly what it
+means for a real run: both go through this module.
 
 Scenario rules live in one table, ``SCENARIO_RULES``; every metric is defined as a formula
 in ``docs/reference.md``. Source: LoadGen ``results.cc`` (``PerformanceSummary``), v6.0.17,
@@ -11,7 +12,6 @@ and real summaries written by the ``mlcommons-loadgen`` 6.0.17 package.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,207 +190,9 @@ class Summary:
             out.append(e)
         return tuple(out)
 
-    # ------------------------------------------------------------------ rendering
-    def render_text(self) -> str:
-        """The run's ``mlperf_log_summary.txt``, laid out line for line as LoadGen 6.x does."""
-        bar = "=" * 48
-        eff = self.effective
-        yn = lambda b: "Yes" if b else "NO"  # noqa: E731
-        lines = [bar, "MLPerf Results Summary", bar]
-        lines += [f"SUT name : {self.sut_name}", f"Scenario : {self.scenario.value}", f"Mode     : {self.mode}"]
-        if self.scenario is Scenario.Server:
-            lines.append(f"Completed samples per second    : {self.headline_value:.2f}")
-        elif self.scenario is Scenario.Offline:
-            lines.append(f"Samples per second: {_g(self.headline_value)}")
-        else:
-            lines.append(f"{self.headline_name} : {int(self.headline_value)}")
-        lines.append(f"Result is : {'VALID' if self.result_valid else 'INVALID'}")
-        if self.perf_constraints_met is not None:
-            lines.append(f"  Performance constraints satisfied : {yn(self.perf_constraints_met)}")
-        lines.append(f"  Min duration satisfied : {yn(self.min_duration_met)}")
-        lines.append(f"  Min queries satisfied : {yn(self.min_queries_met)}")
-        lines.append(f"  Early stopping satisfied: {yn(self.early_stopping_met)}")
-        if not self.result_valid:
-            lines.append("Recommendations:")
-            lines += list(self.recommendations)
-        if self.early_stopping:
-            lines.append("Early Stopping Result:")
-            for es in self.early_stopping:
-                lines += list(es.lines)
-        lines += ["", bar, "Additional Stats", bar]
-        if self.scenario is Scenario.SingleStream:
-            lines.append(f"QPS w/ loadgen overhead         : {self.qps_with_loadgen_overhead:.2f}")
-            lines.append(f"QPS w/o loadgen overhead        : {self.qps_without_loadgen_overhead:.2f}")
-            lines.append("")
-        elif self.scenario is Scenario.MultiStream:
-            lines.append("Per-query latency:  ")
-        elif self.scenario is Scenario.Server:
-            lines.append(f"Scheduled samples per second : {self.scheduled_samples_per_second:.2f}")
-        lines.append(f"Min latency (ns)                : {self.latency_min_ns}")
-        lines.append(f"Max latency (ns)                : {self.latency_max_ns}")
-        lines.append(f"Mean latency (ns)               : {self.latency_mean_ns}")
-        for p, v in self.latency_percentiles_ns.items():
-            lines.append(f"{p * 100:.2f} percentile latency (ns)   : {v}")
-        lag = self.extra.get("issue_lag_ns")
-        if lag:
-            # Not in LoadGen's summary: simbench shows the harness's issue lag for real runs.
-            lines.append("")
-            lines.append("Issue lag, issued - scheduled (simbench; real runs only):")
-            lines.append(f"Max issue lag (ns)              : {lag['max']}")
-            for key in ("50.00", "99.00", "99.90"):
-                lines.append(f"{key} percentile issue lag (ns) : {lag[key]}")
-        lines += ["", bar, "Test Parameters Used", bar]
-        lines += [
-            f"samples_per_query : {eff.samples_per_query}",
-            f"target_qps : {_g(eff.target_qps)}",
-            f"target_latency (ns): {eff.target_latency_ns}",
-            f"max_async_queries : {eff.max_async_queries}",
-            f"min_duration (ms): {eff.min_duration_ms}",
-            f"max_duration (ms): {eff.max_duration_ms}",
-            f"min_query_count : {eff.min_query_count}",
-            f"max_query_count : {eff.max_query_count}",
-            f"qsl_rng_seed : {eff.qsl_rng_seed}",
-            f"sample_index_rng_seed : {eff.sample_index_rng_seed}",
-            f"schedule_rng_seed : {eff.schedule_rng_seed}",
-            f"accuracy_log_rng_seed : {eff.accuracy_log_rng_seed}",
-            f"accuracy_log_probability : {_g(eff.accuracy_log_probability)}",
-            f"accuracy_log_sampling_target : {eff.accuracy_log_sampling_target}",
-            f"print_timestamps : {int(eff.print_timestamps)}",
-            f"performance_issue_unique : {int(eff.performance_issue_unique)}",
-            f"performance_issue_same : {int(eff.performance_issue_same)}",
-            f"performance_issue_same_index : {eff.performance_issue_same_index}",
-            f"performance_sample_count : {eff.performance_sample_count}",
-            f"accuracy_sample_count : {eff.accuracy_sample_count}",
-            "",
-        ]
-        nw, ne = len(self.warnings), len(self.errors)
-        lines.append(
-            "No warnings encountered during test."
-            if nw == 0
-            else f"{nw} warning{'s' if nw > 1 else ''} encountered. See detailed log."
-        )
-        lines.append("")
-        lines.append(
-            "No errors encountered during test."
-            if ne == 0
-            else f"{ne} ERROR{'S' if ne > 1 else ''} encountered. See detailed log."
-        )
-        return "\n".join(lines) + "\n"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict using LoadGen's detail-log result keys where they exist."""
-        d: dict[str, Any] = {
-            "scenario": self.scenario.value,
-            "sut_name": self.sut_name,
-            "mode": self.mode,
-            "result_validity": "VALID" if self.result_valid else "INVALID",
-            "result_perf_constraints_met": self.perf_constraints_met,
-            "result_min_duration_met": self.min_duration_met,
-            "result_min_queries_met": self.min_queries_met,
-            "early_stopping_met": self.early_stopping_met,
-            "result_invalid_reason": list(self.invalid_reasons),
-            "headline_metric": self.headline_name,
-            "headline_value": self.headline_value,
-            "result_query_count": self.query_count,
-            "result_sample_count": self.sample_count,
-            "result_min_latency_ns": self.latency_min_ns,
-            "result_max_latency_ns": self.latency_max_ns,
-            "result_mean_latency_ns": self.latency_mean_ns,
-        }
-        for p, v in self.latency_percentiles_ns.items():
-            d[f"result_{p * 100:.2f}_percentile_latency_ns"] = v
-        if self.scenario is Scenario.SingleStream:
-            d["result_qps_with_loadgen_overhead"] = self.qps_with_loadgen_overhead
-            d["result_qps_without_loadgen_overhead"] = self.qps_without_loadgen_overhead
-            d["early_stopping_latency_ss"] = self.early_stopping[0].estimate_ns
-            d["early_stopping_latency_ms"] = self.early_stopping[1].estimate_ns
-        elif self.scenario is Scenario.MultiStream:
-            d["early_stopping_latency_ms"] = self.early_stopping[0].estimate_ns
-        elif self.scenario is Scenario.Server:
-            d["result_scheduled_samples_per_sec"] = self.scheduled_samples_per_second
-            d["result_completed_samples_per_sec"] = self.completed_samples_per_second
-            d["result_overlatency_query_count"] = self.overlatency_count
-        else:
-            d["result_samples_per_second"] = self.samples_per_second
-        d["early_stopping_result"] = [list(es.lines) for es in self.early_stopping]
-        d["effective_settings"] = self.effective.to_dict()
-        d["errors"] = list(self.errors)
-        d["warnings"] = list(self.warnings)
-        d.update(self.extra)
-        return d
-
-    def render_detail_log(
-        self,
-        requested: Any = None,
-        generated_query_count: int | None = None,
-    ) -> str:
-        """The run's ``mlperf_log_detail.txt``: one ``:::MLLOG {json}`` line per key.
-
-        Keys follow LoadGen's detail log (``requested_*``, ``effective_*``,
-        ``generated_query_count``, ``error_runtime``, ``result_*``, ``early_stopping_*``,
-        ``num_errors``); ``time_ms`` is the simulated/measured time of the event (0 for
-        settings, the run's last completion for results), so the file is deterministic.
-        """
-        end_ms = self.extra.get("run_end_ns", 0) / 1e6
-        out: list[str] = []
-
-        def log(key: str, value: Any, time_ms: float = 0.0, *, error: bool = False, warning: bool = False) -> None:
-            rec = {
-                "key": key,
-                "value": value,
-                "time_ms": time_ms,
-                "namespace": "mlperf::logging",
-                "event_type": "POINT_IN_TIME",
-                "metadata": {"is_error": error, "is_warning": warning, "file": "simbench", "line_no": 0, "pid": 0, "tid": 0},
-            }
-            out.append(":::MLLOG " + json.dumps(rec, default=str))
-
-        log("sut_name", self.sut_name)
-        if requested is not None:
-            for k, v in requested.to_dict().items():
-                log(f"requested_{k}", v)
-        for k, v in self.effective.to_dict().items():
-            log(f"effective_{k}", v)
-        if generated_query_count is not None:
-            log("generated_query_count", generated_query_count)
-            log("generated_samples_per_query", self.effective.samples_per_query)
-        for e in self.errors:
-            log("error_runtime", e, end_ms, error=True)
-        for w in self.warnings:
-            log("warning_generic_message", w, end_ms, warning=True)
-        d = self.to_dict()
-        log("result_validity", d["result_validity"], end_ms)
-        if self.perf_constraints_met is not None:
-            log("result_perf_constraints_met", self.perf_constraints_met, end_ms)
-        log("result_min_duration_met", self.min_duration_met, end_ms)
-        log("result_min_queries_met", self.min_queries_met, end_ms)
-        log("early_stopping_met", self.early_stopping_met, end_ms)
-        if not self.result_valid:
-            log("result_invalid_reason", "; ".join(self.invalid_reasons), end_ms)
-        if self.early_stopping:
-            log("early_stopping_result", " ".join(line for es in self.early_stopping for line in es.lines), end_ms)
-        log("result_query_count", self.query_count, end_ms)
-        skip = {"scenario", "sut_name", "mode", "result_validity", "result_perf_constraints_met",
-                "result_min_duration_met", "result_min_queries_met", "early_stopping_met",
-                "result_invalid_reason", "headline_metric", "headline_value", "result_query_count",
-                "early_stopping_result", "effective_settings", "errors", "warnings"}
-        for k, v in d.items():
-            if k not in skip and not k.startswith("target_percentile"):
-                log(k, v, end_ms)
-        log("num_errors", len(self.errors), end_ms)
-        return "\n".join(out) + "\n"
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
-
 
 def loadgen_label(p: float) -> str:
     return f"{p * 100:.1f}th"
-
-
-def _g(x: float) -> str:
-    """C++ ostream default formatting (6 significant digits), as LoadGen prints doubles."""
-    return f"{x:g}"
 
 
 def summarize(

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simbench.report import render_text, summary_to_dict
 from simbench.errors import TraceError
 from simbench.settings import Scenario, TestSettings, official_settings, resolve
 from simbench.summary import summarize
@@ -34,7 +35,7 @@ def test_server_summary_early_stopping_failure_matches_loadgen_text():
     issue = np.arange(1582, dtype=np.int64) * 1_300_000  # last scheduled at 2.06 s
     s = dataclasses.replace(TestSettings(scenario=Scenario.Server, server_target_latency_ns=15_000_000, min_duration_ms=2000, server_target_qps=800))
     summ = summarize(_trace(lat, issue), resolve(s, 1024, 1024), sut_name="PySUT")
-    text = summ.render_text()
+    text = render_text(summ)
     assert "Result is : INVALID" in text
     assert "  Performance constraints satisfied : Yes" in text
     assert "  Early stopping satisfied: NO" in text
@@ -45,7 +46,7 @@ def test_server_overloaded_reports_performance_constraint():
     lat = np.full(1000, 50_000_000)
     s = TestSettings(scenario=Scenario.Server, server_target_latency_ns=15_000_000, min_duration_ms=0)
     summ = summarize(_trace(lat, np.arange(1000) * 1000), resolve(s, 1024, 1024))
-    text = summ.render_text()
+    text = render_text(summ)
     assert "  Performance constraints satisfied : NO" in text
     assert "Recommendations:\n * Reduce target QPS to improve latency." in text
     assert summ.overlatency_count == 1000
@@ -59,7 +60,7 @@ def test_singlestream_layout_and_percentiles_follow_loadgen():
     summ = summarize(_trace(lat, issue), resolve(s, 1024, 1024), sut_name="PySUT")
     srt = np.sort(lat)
     assert summ.headline_value == srt[1419]  # floor(1577 * 0.9) = 1419
-    text = summ.render_text().splitlines()
+    text = render_text(summ).splitlines()
     assert text[:7] == ["=" * 48, "MLPerf Results Summary", "=" * 48, "SUT name : PySUT", "Scenario : SingleStream", "Mode     : PerformanceOnly", f"90.0th percentile latency (ns) : {srt[1419]}"]
     assert " * Processed at least 64 queries (1577)." in text
     assert f"50.00 percentile latency (ns)   : {srt[788]}" in text
@@ -75,15 +76,15 @@ def test_offline_samples_per_second_and_min_duration():
     tr = Trace(query_id=np.zeros(2200, dtype=np.int64), sample_index=np.arange(2200) % 1024, issue_ns=np.zeros(2200, dtype=np.int64), complete_ns=lat)
     summ = summarize(tr, eff)
     assert summ.samples_per_second == pytest.approx(1000.0) and summ.result_valid
-    assert "Samples per second: 1000\n" in summ.render_text()
+    assert "Samples per second: 1000\n" in render_text(summ)
     short = summarize(tr, resolve(dataclasses.replace(s, min_duration_ms=3000), 1024, 1024))
-    assert not short.min_duration_met and " * Increase expected QPS so the loadgen pre-generates a larger (coalesced) query." in short.render_text()
+    assert not short.min_duration_met and " * Increase expected QPS so the loadgen pre-generates a larger (coalesced) query." in render_text(short)
 
 
 def test_errors_make_the_run_invalid():
     s = TestSettings(scenario=Scenario.SingleStream, min_duration_ms=0)
     summ = summarize(_trace(np.full(100, 1000), np.arange(100) * 1000), resolve(s, 10, 10), errors=("Ran out of generated queries",))
-    assert not summ.result_valid and "1 ERROR encountered. See detailed log." in summ.render_text()
+    assert not summ.result_valid and "1 ERROR encountered. See detailed log." in render_text(summ)
 
 
 @settings(max_examples=30, deadline=None)
@@ -115,7 +116,7 @@ def test_summary_reproduced_from_parquet_alone(tmp_path):
     back = read_trace(p)
     eff_dict = back.metadata["effective_settings"]
     assert eff_dict["target_qps"] == 300
-    assert summarize(back, run.effective).render_text() == summarize(run.trace, run.effective).render_text()
+    assert render_text(summarize(back, run.effective)) == render_text(summarize(run.trace, run.effective))
 
 
 @pytest.mark.parametrize(
@@ -146,7 +147,7 @@ def test_short_singlestream_early_stopping_block_matches_real_loadgen():
     # the p99 estimate needs 662 queries, and LoadGen wraps that message over three lines.
     lat = np.arange(1000, 1201)
     s = TestSettings(scenario=Scenario.SingleStream, min_duration_ms=100, single_stream_expected_latency_ns=1_000_000)
-    text = summarize(_trace(lat, np.arange(201) * 1000), resolve(s, 1024, 1024)).render_text()
+    text = render_text(summarize(_trace(lat, np.arange(201) * 1000), resolve(s, 1024, 1024)))
     assert (
         "Early Stopping Result:\n"
         " * Processed at least 64 queries (201).\n"
@@ -165,9 +166,9 @@ def test_issue_lag_reported_for_real_runs_only():
     tr = _trace(lat, issue)
     s = TestSettings(scenario=Scenario.Server, server_target_latency_ns=15_000_000, min_duration_ms=0)
     eff = resolve(s, 1024, 1024)
-    assert "issue_lag_ns" not in summarize(tr, eff).to_dict()
+    assert "issue_lag_ns" not in summary_to_dict(summarize(tr, eff))
     tr.issued_ns = issue + np.arange(500) % 100  # lags 0..99 ns
     summ = summarize(tr, eff)
-    lag = summ.to_dict()["issue_lag_ns"]
+    lag = summary_to_dict(summ)["issue_lag_ns"]
     assert lag["max"] == 99 and lag["50.00"] == 50 and lag["99.00"] == 99
-    assert "Max issue lag (ns)              : 99" in summ.render_text()
+    assert "Max issue lag (ns)              : 99" in render_text(summ)

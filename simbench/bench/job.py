@@ -209,6 +209,7 @@ def write_run(run, out_dir: str | Path) -> Path:
     A run with no completed sample gets an empty trace and a ``summary.json`` holding only
     its status and errors.
     """
+    from simbench.report import render_text, summary_to_dict
     from simbench.trace import write_trace
 
     d = Path(out_dir)
@@ -216,8 +217,8 @@ def write_run(run, out_dir: str | Path) -> Path:
     write_trace(run.trace, d / "trace.parquet")
     payload: dict[str, Any] = {}
     if run.summary is not None:
-        (d / "mlperf_log_summary.txt").write_text(run.summary.render_text())
-        payload = run.summary.to_dict()
+        (d / "mlperf_log_summary.txt").write_text(render_text(run.summary))
+        payload = summary_to_dict(run.summary)
     else:
         payload = {"result_validity": "INVALID", "result_invalid_reason": list(run.errors)}
     payload["engine"] = run.trace.metadata.get("engine")

@@ -325,7 +325,9 @@ def compare_with_loadgen(summary, detail: dict[str, Any]) -> dict[str, dict[str,
         latency percentiles, min/max/mean, early-stopping estimates, throughput and
         validity (``rel_diff`` None where not numeric).
     """
-    d = summary.to_dict()
+    from simbench.report.json import summary_to_dict
+
+    d = summary_to_dict(summary)
     keys = [k for k in d if k.startswith("result_") and k.endswith("_latency_ns")]
     keys += [
         "early_stopping_latency_ss",

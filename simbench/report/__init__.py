@@ -1,0 +1,9 @@
+"""Renderers of saved results: LoadGen text and detail log (``text``), JSON (``json``).
+
+Rendering only; computing lives in ``simbench.summary`` and ``simbench.plan``.
+"""
+
+from simbench.report.json import summary_to_dict, summary_to_json
+from simbench.report.text import render_detail_log, render_text
+
+__all__ = ["render_text", "render_detail_log", "summary_to_dict", "summary_to_json"]

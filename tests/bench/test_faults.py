@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from simbench.report import render_text
 from simbench.bench.loadgen import BenchmarkInterrupted, LoadGenerator
 from simbench.bench.sut import CallableSUT, NullSUT
 
@@ -41,7 +42,7 @@ def test_sut_that_raises(scenario):
     assert "SUT raised RuntimeError: device lost" in run.errors[0]
     assert not run.summary.result_valid
     assert len(run.trace) == 10  # the ten samples before the failure, all kept
-    assert run.summary.render_text().count("ERROR") == 1
+    assert render_text(run.summary).count("ERROR") == 1
 
 
 class _WrongIdSUT(NullSUT):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simbench.report import render_text
 from simbench.bench.loadgen import RAN_OUT_MESSAGE, LoadGenerator
 from simbench.bench.sut import Batching, CallableSUT, NullSUT, OnnxSUT
 from simbench.schedule import schedule
@@ -34,7 +35,7 @@ def test_null_sut_every_scenario(scenario):
     np.testing.assert_array_equal(t.sample_index, sched.sample_indices(n))
     # Summary is the simulator's code over this Trace.
     again = summarize(t, run.effective, sut_name="NullSUT", errors=run.errors)
-    assert again.render_text() == run.summary.render_text()
+    assert render_text(again) == render_text(run.summary)
     assert t.metadata["kind"] == "real" and t.metadata["engine"] == "simbench"
 
 
@@ -121,8 +122,8 @@ def test_trace_file_round_trip_reproduces_summary(tmp_path):
 
     run = _run(NullSUT(), short_settings("Server"))
     write_run(run, tmp_path)
-    assert summarize_trace_file(tmp_path / "trace.parquet").render_text() == run.summary.render_text()
-    assert (tmp_path / "mlperf_log_summary.txt").read_text() == run.summary.render_text()
+    assert render_text(summarize_trace_file(tmp_path / "trace.parquet")) == render_text(run.summary)
+    assert (tmp_path / "mlperf_log_summary.txt").read_text() == render_text(run.summary)
 
 
 def test_server_coalesces_overdue_queries():

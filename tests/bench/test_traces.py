@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from simbench.report import summary_to_dict
 from simbench.bench.job import summarize_trace_file
 from simbench.trace import read_trace
 
@@ -21,7 +22,7 @@ _KEYS = ("result_validity", "headline_value", "result_query_count", "result_samp
 def test_trace_reproduces_its_summary(path):
     """Every figure the run reported is recomputed from the Parquet file alone (compared by
     value, so improvements to the text layout do not break the check)."""
-    now = summarize_trace_file(path).to_dict()
+    now = summary_to_dict(summarize_trace_file(path))
     then = json.loads((path.parent / "summary.json").read_text())
     keys = [k for k in then if k.startswith(("result_", "early_stopping_latency")) and k.endswith(("_ns", "_sec", "_second", "_overhead"))]
     keys += list(_KEYS)
