@@ -21,9 +21,12 @@ import numpy as np
 from simbench.errors import SimbenchInputError
 from simbench.profiles import DynamicBatching, NoBatching, load_profile
 from simbench.settings import (
+    ConfEntry,
     Scenario,
+    TestMode,
     TestSettings,
     apply_conf,
+    describe_origin,
     conf_sets,
     official_conf_entries,
     parse_conf,
@@ -98,18 +101,23 @@ def parse_batching(text: str) -> NoBatching | DynamicBatching:
     )
 
 
-def _flag_conf(opts: SimulateOptions) -> str:
-    """The command-line flags as conf lines (so they follow the conf's per-scenario mapping)."""
+MAX_REPLICAS = 4096
+"""Upper bound of ``--replicas``, the same as the profile schema's ``replicas`` field."""
+
+
+def _flag_conf(opts: SimulateOptions) -> list[tuple[str, str]]:
+    """The command-line flags as ``(flag, conf line)`` pairs, so they follow the conf's
+    per-scenario mapping and an error names the flag."""
     lines = []
     if opts.target_qps is not None:
-        lines.append(f"*.*.target_qps = {opts.target_qps!r}")
+        lines.append(("--target-qps", f"*.*.target_qps = {opts.target_qps!r}"))
     if opts.target_latency_ms is not None:
-        lines.append(f"*.*.target_latency = {opts.target_latency_ms!r}")
+        lines.append(("--target-latency-ms", f"*.*.target_latency = {opts.target_latency_ms!r}"))
     if opts.min_duration_s is not None:
-        lines.append(f"*.*.min_duration = {int(round(opts.min_duration_s * 1000))}")
+        lines.append(("--min-duration-s", f"*.*.min_duration = {int(round(opts.min_duration_s * 1000))}"))
     if opts.min_query_count is not None:
-        lines.append(f"*.*.min_query_count = {int(opts.min_query_count)}")
-    return "\n".join(lines)
+        lines.append(("--min-query-count", f"*.*.min_query_count = {int(opts.min_query_count)}"))
+    return lines
 
 
 def _seed_overrides(seed: int | None) -> tuple[dict[str, int], int]:
@@ -134,8 +142,15 @@ def build_settings(
     harness_settings: dict[str, float],
     opts: SimulateOptions,
     harness_origin: str = "profile harness settings",
+    origins: dict[str, str] | None = None,
 ) -> TestSettings:
-    """Settings for one scenario, in the documented precedence order (see module doc)."""
+    """Settings for one scenario, in the documented precedence order (see module doc).
+
+    ``origins``, when given, is filled with ``TestSettings`` field name -> where the user set
+    it (``user.conf:3: key *.*.min_duration``, ``--min-duration-s``, the profile), so a
+    later check can blame the setting at fault. Official mlperf.conf values are not listed.
+    """
+    found: dict[str, str] = {}
     official = official_conf_entries()
     settings = apply_conf(TestSettings(), official, model, scenario, official=True)
     if harness_settings:
@@ -148,16 +163,104 @@ def build_settings(
         try:
             settings = dataclasses.replace(settings, **upd)
         except ValueError as exc:
-            raise ValueError(f"{harness_origin}: {exc}") from None
+            raise SimbenchInputError(f"{harness_origin}: {exc}") from None
+        found.update({k: f"{harness_origin}.{k}" for k in upd})
     if opts.conf:
-        settings = apply_conf(settings, read_conf(opts.conf), model, scenario)
-    flags = _flag_conf(opts)
-    if flags:
-        settings = apply_conf(settings, parse_conf(flags, "command line"), model, scenario)
+        conf_origins: dict[str, ConfEntry] = {}
+        settings = apply_conf(settings, read_conf(opts.conf), model, scenario, origins=conf_origins)
+        found.update({k: describe_origin(e) for k, e in conf_origins.items()})
+    for flag, line in _flag_conf(opts):
+        settings = apply_conf(settings, parse_conf(line, flag), model, scenario)
+        found.update({k: flag for k in _FLAG_FIELDS[flag]})
     seeds, _ = _seed_overrides(opts.seed)
     if seeds:
         settings = dataclasses.replace(settings, **seeds)
+        found.update({k: "--seed" for k in seeds})
+    if origins is not None:
+        origins.update(found)
     return settings
+
+
+_FLAG_FIELDS = {
+    "--target-qps": ("server_target_qps", "offline_expected_qps"),
+    "--target-latency-ms": ("server_target_latency_ns", "single_stream_expected_latency_ns", "multi_stream_expected_latency_ns"),
+    "--min-duration-s": ("min_duration_ms",),
+    "--min-query-count": ("min_query_count",),
+}
+
+
+def check_run_size(settings: TestSettings, origins: dict[str, str]) -> None:
+    """Refuse, before any work, settings whose schedule would not fit in memory.
+
+    The run generates about ``min_duration_s * target_qps`` queries (Server; SingleStream
+    and MultiStream use ``1e9 / expected_latency_ns`` as the rate; Offline issues
+    ``1.1 * min_duration_s * offline_expected_qps`` samples in one query, as ``resolve``
+    sizes it) and at least ``min_query_count``; each query costs tens of bytes per trace
+    column, so more than ``simbench.arrivals.MAX_SCHEDULE_SIZE`` is refused.
+
+    Raises
+    ------
+    SimbenchInputError
+        Naming the setting at fault and where it was set (``user.conf:1: key
+        *.*.min_duration``, a flag, the profile): ``min_duration`` when it is longer than
+        the official 600 s or the rate was not set by the user, else the rate.
+    """
+    from simbench.arrivals import MAX_SCHEDULE_SIZE
+
+    s = settings
+    rate_field = {
+        Scenario.Server: "server_target_qps",
+        Scenario.Offline: "offline_expected_qps",
+        Scenario.SingleStream: "single_stream_expected_latency_ns",
+        Scenario.MultiStream: "multi_stream_expected_latency_ns",
+    }[s.scenario]
+    rate = getattr(s, rate_field)
+    qps = 1e9 / rate if rate_field.endswith("_ns") else rate
+    spq = s.multi_stream_samples_per_query if s.scenario is Scenario.MultiStream else 1
+    factor = 1.1 if s.scenario is Scenario.Offline else 1.0
+    by_duration = factor * s.min_duration_ms / 1000.0 * qps * spq
+    by_count = float(s.min_query_count) * spq
+    if max(by_duration, by_count) <= MAX_SCHEDULE_SIZE:
+        return
+
+    def named(field: str) -> str:
+        where = origins.get(field)
+        return f"{where} ({field})" if where else f"{field} (official mlperf.conf value)"
+
+    limit = f"more than the {MAX_SCHEDULE_SIZE:,} one run can hold in memory"
+    if by_count >= by_duration:
+        raise SimbenchInputError(
+            f"{named('min_query_count')}: min_query_count = {s.min_query_count:,} would generate"
+            f" {by_count:,.0f} samples, {limit}; lower it"
+        )
+    rate_txt = f"{qps:,.6g} QPS" if not rate_field.endswith("_ns") else f"{rate:,} ns expected latency"
+    if s.min_duration_ms > 600_000 or rate_field not in origins:
+        raise SimbenchInputError(
+            f"{named('min_duration_ms')}: min_duration = {s.min_duration_ms:,} ms at {rate_txt}"
+            f" would generate {by_duration:,.0f} samples, {limit}; lower min_duration"
+        )
+    raise SimbenchInputError(
+        f"{named(rate_field)}: {rate_txt} over min_duration {s.min_duration_ms:,} ms would"
+        f" generate {by_duration:,.0f} samples, {limit}; lower the rate or min_duration"
+    )
+
+
+def check_simulated_mode(settings: TestSettings, origins: dict[str, str], runner: str = "simbench simulate") -> None:
+    """The simulator (and simbench's own load generator) run PerformanceOnly; refuse the
+    modes they do not implement.
+
+    Raises
+    ------
+    SimbenchInputError
+        ``mode`` other than PerformanceOnly (2), naming where it was set.
+    """
+    if settings.mode is TestMode.PerformanceOnly:
+        return
+    where = origins.get("mode", "mode")
+    raise SimbenchInputError(
+        f"{where}: mode {int(settings.mode)} ({settings.mode.name}) is not implemented by"
+        f" {runner}, which runs PerformanceOnly (mode 2) only; remove the line or set it to 2"
+    )
 
 
 def default_out_dir() -> Path:
@@ -199,8 +302,8 @@ def simulate_job(
     from simbench.arrivals import parse_arrivals
 
     arrivals = parse_arrivals(opts.arrival) if opts.arrival else None
-    if opts.replicas is not None and opts.replicas < 1:
-        raise ValueError(f"--replicas: expected >= 1, got {opts.replicas}")
+    if opts.replicas is not None and not 1 <= opts.replicas <= MAX_REPLICAS:
+        raise SimbenchInputError(f"--replicas: expected 1..{MAX_REPLICAS} (the profile schema's bound), got {opts.replicas}")
     _, service_seed = _seed_overrides(opts.seed)
     out_root = Path(opts.out) if opts.out else default_out_dir()
     try:
@@ -211,17 +314,24 @@ def simulate_job(
         raise ValueError(f"--out {out_root}: cannot create the output folder: {exc.strerror or exc}") from None
     outcomes: list[ScenarioOutcome] = []
     mp = profile.models[model]
+    prepared = []  # every scenario's settings and SUT are checked before any runs
     for scenario in opts.scenarios:
-        t0 = time.perf_counter()
         harness = mp.scenarios.get(scenario.value)
+        origins: dict[str, str] = {}
         settings = build_settings(
             model,
             scenario,
             dict(harness.settings) if harness else {},
             opts,
             harness_origin=f"profile {opts.profile}: models.{model}.scenarios.{scenario.value}.settings",
+            origins=origins,
         )
+        check_simulated_mode(settings, origins)
+        check_run_size(settings, origins)
         sut = sut_from_profile(profile, model, scenario, batching=batching, replicas=opts.replicas)
+        prepared.append((scenario, settings, sut))
+    for scenario, settings, sut in prepared:
+        t0 = time.perf_counter()
         emit("scenario_start", {"scenario": scenario.value, "settings": settings})
         peak = None
         if scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, model, "target_qps", "Server"):

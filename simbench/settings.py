@@ -40,10 +40,29 @@ __all__ = [
     "official_settings",
     "conf_model_name",
     "resolve",
+    "describe_origin",
     "OFFICIAL_CONF_NAME",
+    "INT64_MAX",
 ]
 
 OFFICIAL_CONF_NAME = "mlperf.conf"
+
+INT64_MAX = 2**63 - 1
+"""Largest value of a LoadGen ``int64`` time (ns) or count; every ``_ns`` time, every
+``_ms`` time once converted to ns, and every count must fit it."""
+UINT64_MAX = 2**64 - 1
+# Seeds are LoadGen ``uint64_t``; every other integer field is used as an int64.
+_UINT64_FIELDS = frozenset(
+    {
+        "qsl_rng_seed",
+        "sample_index_rng_seed",
+        "schedule_rng_seed",
+        "accuracy_log_rng_seed",
+        "test05_qsl_rng_seed",
+        "test05_sample_index_rng_seed",
+        "test05_schedule_rng_seed",
+    }
+)
 
 
 class Scenario(str, enum.Enum):
@@ -93,6 +112,30 @@ class TestMode(int, enum.Enum):
     AccuracyOnly = 1
     PerformanceOnly = 2
     FindPeakPerformance = 3
+
+
+def _check_int_range(name: str, value: int) -> None:
+    """ValueError naming ``name`` when an integer setting does not fit LoadGen's C++ type.
+
+    ``_ms`` fields are used as ns (``value * 1e6``, ``std::chrono::milliseconds`` cast to
+    nanoseconds in LoadGen), so they must fit int64 *after* the conversion; seeds are uint64;
+    every other integer (``_ns`` times, counts) is int64.
+    """
+    if name in _UINT64_FIELDS:
+        if value > UINT64_MAX:
+            raise ValueError(f"{name}: expected a 64-bit unsigned seed (at most {UINT64_MAX}), got {value}")
+        return
+    if name.endswith("_ms"):
+        limit = INT64_MAX // 1_000_000
+        if value > limit:
+            raise ValueError(
+                f"{name}: {value} ms does not fit int64 once converted to ns (at most {limit:,} ms,"
+                f" {limit / 86_400_000 / 365.25:,.0f} years)"
+            )
+        return
+    if value > INT64_MAX:
+        unit = " ns" if name.endswith("_ns") or name in ("server_ttft_latency", "server_tpot_latency") else ""
+        raise ValueError(f"{name}: {value}{unit} does not fit int64 (at most {INT64_MAX:,}{unit})")
 
 
 @dataclass(frozen=True)
@@ -166,6 +209,7 @@ class TestSettings:
             if f.type in ("int", int) and not isinstance(v, bool):
                 if not isinstance(v, int) or v < 0:
                     raise ValueError(f"{f.name}: expected an integer >= 0, got {v!r}")
+                _check_int_range(f.name, v)
             if f.type in ("float", float):
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
                     raise ValueError(f"{f.name}: expected a finite number, got {v!r}")
@@ -492,7 +536,8 @@ def read_conf(path: str | Path) -> list[ConfEntry]:
     """Read and parse a conf file; ConfError if it is missing or malformed."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (Windows Notepad writes one) is not part of line 1.
+        text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
@@ -502,7 +547,7 @@ def read_conf(path: str | Path) -> list[ConfEntry]:
 
 def _convert(entry: ConfEntry, field_name: str, kind: str) -> Any:
     raw = entry.value
-    where = f"{entry.origin}:{entry.line_no}: key {entry.model}.{entry.scenario}.{entry.key}"
+    where = describe_origin(entry)
     exact: int | None = None
     try:
         exact = int(raw, 0)
@@ -511,14 +556,20 @@ def _convert(entry: ConfEntry, field_name: str, kind: str) -> Any:
             exact = int(raw, 10)
         except ValueError:
             exact = None
-    num = float(exact) if exact is not None else float(raw)
+    try:
+        num = float(exact) if exact is not None else float(raw)
+    except OverflowError:  # an integer beyond float range (more than ~308 digits)
+        num = math.inf
+    if not math.isfinite(num) and (exact is None or kind not in ("u", "b", "ms2ns")):
+        what = "a non-negative integer" if kind in ("u", "b", "ms2ns") else "a finite number"
+        raise ConfError(f"{where}: expected {what}, got {raw!r} (it overflows a 64-bit float)")
     if kind in ("u", "b", "ms2ns") and num < 0:
         raise ConfError(f"{where}: expected a non-negative integer, got {raw!r}")
     if kind == "u":
         # strtoull truncates a fractional part; integers are kept exact (64-bit seeds).
         return exact if exact is not None else int(num)
     if kind == "b":
-        return int(num) != 0
+        return (exact if exact is not None else int(num)) != 0
     if kind == "ms2ns":
         return (exact if exact is not None else int(num)) * 1_000_000
     if kind == "dms2ns":
@@ -528,6 +579,13 @@ def _convert(entry: ConfEntry, field_name: str, kind: str) -> Any:
     if kind == "pct":
         return num * 0.01
     return num
+
+
+def describe_origin(entry: ConfEntry) -> str:
+    """``file:line: key model.scenario.key`` for an error message about a conf entry."""
+    if entry.origin.startswith("--"):
+        return entry.origin  # a command-line flag, applied through the conf mapping
+    return f"{entry.origin}:{entry.line_no}: key {entry.model}.{entry.scenario}.{entry.key}"
 
 
 def base_model_name(model: str) -> str:
@@ -564,6 +622,7 @@ def apply_conf(
     scenario: Scenario | str,
     *,
     official: bool = False,
+    origins: dict[str, ConfEntry] | None = None,
 ) -> TestSettings:
     """Apply conf entries for one model and scenario on top of ``settings``.
 
@@ -571,6 +630,9 @@ def apply_conf(
     ``*.scenario.key``, ``model.*.key``, ``*.*.key``; the first found wins. Seeds,
     ``accuracy_log_probability`` and the test05 keys are taken only when ``official`` is
     true (LoadGen reads them only from the built-in mlperf.conf).
+
+    ``origins``, when given, is filled with ``TestSettings`` field name -> the conf entry
+    that set it (so later checks can name the file, line and key at fault).
 
     Returns
     -------
@@ -591,7 +653,7 @@ def apply_conf(
     if official:
         keymaps.update(_OFFICIAL_ONLY_KEYS)
     updates: dict[str, Any] = {}
-    origins: dict[str, ConfEntry] = {}
+    origins_found: dict[str, ConfEntry] = {}
     for key, per_scenario in keymaps.items():
         target = per_scenario.get(scen.value) or per_scenario.get("*")
         if target is None:
@@ -601,28 +663,26 @@ def apply_conf(
             if e is not None:
                 field_name, kind = target
                 updates[field_name] = _convert(e, field_name, kind)
-                origins[field_name] = e
+                origins_found[field_name] = e
                 break
     updates["scenario"] = scen
     if "mode" in updates:
         try:
             updates["mode"] = TestMode(updates["mode"])
         except ValueError:
-            e = origins["mode"]
-            raise ConfError(
-                f"{e.origin}:{e.line_no}: key {e.model}.{e.scenario}.mode: expected 0..3, got"
-                f" {e.value!r}"
-            ) from None
+            e = origins_found["mode"]
+            raise ConfError(f"{describe_origin(e)}: expected 0..3, got {e.value!r}") from None
     try:
-        return dataclasses.replace(settings, **updates)
+        result = dataclasses.replace(settings, **updates)
     except ValueError as exc:
         field_name = str(exc).split(":", 1)[0]
-        e = origins.get(field_name)
+        e = origins_found.get(field_name)
         if e is None:
             raise
-        raise ConfError(
-            f"{e.origin}:{e.line_no}: key {e.model}.{e.scenario}.{e.key}: {exc}"
-        ) from None
+        raise ConfError(f"{describe_origin(e)}: {exc}") from None
+    if origins is not None:
+        origins.update(origins_found)
+    return result
 
 
 def official_conf_entries() -> list[ConfEntry]:

@@ -118,3 +118,57 @@ def test_effective_settings_per_scenario(scenario):
     if scenario is Scenario.Offline:
         assert eff.min_query_count == 1 and eff.target_duration_ms == 0 and eff.min_sample_count == 28_380_000
     assert eff.performance_sample_count == 1024 and eff.accuracy_sample_count == 50_000
+
+
+# --- int64 / float range of every value after unit conversion (issue 8) ----------------
+
+
+@pytest.mark.parametrize(
+    "line,fragment",
+    [
+        ("*.*.min_duration = 1e400", "key *.*.min_duration: expected a non-negative integer, got '1e400'"),
+        ("*.Server.target_qps = 1e999", "key *.Server.target_qps: expected a finite number, got '1e999'"),
+        ("*.Server.target_latency_percentile = 1" + "0" * 400, "key *.Server.target_latency_percentile: expected a finite number"),
+        ("*.SingleStream.target_latency = 1e300", "single_stream_expected_latency_ns: 1000000"),
+        ("*.*.max_duration = 9223372036855", "max_duration_ms: 9223372036855 ms does not fit int64 once converted to ns"),
+        ("*.Server.target_latency = 9223372036855", "server_target_latency_ns: 9223372036855000000 ns does not fit int64"),
+        ("*.*.min_query_count = 9223372036854775808", "min_query_count: 9223372036854775808 does not fit int64"),
+        ("*.*.print_timestamps = 1" + "0" * 400, None),  # a bool: any non-zero integer is true
+    ],
+)
+def test_conf_values_out_of_range_name_file_line_and_key(line, fragment):
+    e = parse_conf("# header\n" + line + "\n", "u.conf")
+    scenario = "SingleStream" if ".SingleStream." in line else "Server"
+    if fragment is None:
+        assert apply_conf(TestSettings(), e, "m", scenario).print_timestamps is True
+        return
+    with pytest.raises(ConfError) as info:
+        apply_conf(TestSettings(), e, "m", scenario)
+    msg = str(info.value)
+    assert msg.startswith("u.conf:2: key ") and fragment in msg
+
+
+def test_largest_values_that_fit_are_accepted():
+    limit_ms = (2**63 - 1) // 1_000_000
+    e = parse_conf(f"*.*.max_duration = {limit_ms}\n*.*.schedule_rng_seed = {2**64 - 1}\n", "u.conf")
+    s = apply_conf(TestSettings(), e, "m", "Server", official=True)
+    assert s.max_duration_ms * 1_000_000 <= 2**63 - 1 and s.schedule_rng_seed == 2**64 - 1
+    with pytest.raises(ValueError, match="schedule_rng_seed: expected a 64-bit unsigned seed"):
+        TestSettings(schedule_rng_seed=2**64)
+
+
+def test_conf_with_byte_order_mark(tmp_path):
+    p = tmp_path / "user.conf"
+    p.write_bytes("\ufeff*.Server.target_latency = 1\n".encode("utf-8"))
+    s = official_settings("resnet50", "Server", user_conf=p)
+    assert s.server_target_latency_ns == 1_000_000
+
+
+def test_apply_conf_reports_where_each_field_was_set():
+    origins = {}
+    e = parse_conf("*.Server.target_qps = 5\n\nm.*.min_duration = 7\n", "u.conf")
+    apply_conf(TestSettings(), e, "m", "Server", origins=origins)
+    assert {k: (v.origin, v.line_no) for k, v in origins.items()} == {
+        "server_target_qps": ("u.conf", 1),
+        "min_duration_ms": ("u.conf", 3),
+    }

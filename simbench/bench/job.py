@@ -63,7 +63,7 @@ class BenchmarkOutcome:
 
 
 def _settings(opts: BenchmarkOptions, scenario: Scenario) -> TestSettings:
-    from simbench.jobs import SimulateOptions, build_settings
+    from simbench.jobs import SimulateOptions, build_settings, check_run_size, check_simulated_mode
 
     sim_like = SimulateOptions(
         target_qps=opts.target_qps,
@@ -73,7 +73,13 @@ def _settings(opts: BenchmarkOptions, scenario: Scenario) -> TestSettings:
         seed=opts.seed,
         conf=opts.conf,
     )
-    settings = build_settings(opts.model, scenario, {}, sim_like)
+    origins: dict[str, str] = {}
+    settings = build_settings(opts.model, scenario, {}, sim_like, origins=origins)
+    check_run_size(settings, origins)
+    if opts.engine == "simbench":
+        check_simulated_mode(
+            settings, origins, runner="simbench's load generator (use --engine mlcommons for LoadGen's other modes)"
+        )
     if scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, opts.model, "target_qps", "Server"):
         raise ValueError(
             "--target-qps: Server needs a target QPS (mlperf.conf's 1 QPS is a placeholder);"

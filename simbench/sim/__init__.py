@@ -28,7 +28,8 @@ from simbench.profiles.schema import (
     NoBatching,
 )
 from simbench.schedule import QuerySchedule, schedule, stream_rng
-from simbench.settings import EffectiveSettings, Scenario, TestSettings, resolve
+from simbench.errors import SimbenchInputError
+from simbench.settings import EffectiveSettings, Scenario, TestMode, TestSettings, resolve
 from simbench.trace import Trace
 
 __all__ = ["SimulatedSUT", "SimulationRun", "simulate", "sut_from_profile", "ENGINES", "dataset_size"]
@@ -224,9 +225,16 @@ def simulate(
     ------
     ValueError
         Unknown engine.
+    SimbenchInputError
+        ``settings.mode`` is not PerformanceOnly (the only mode simulated).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
+    if settings.mode is not TestMode.PerformanceOnly:
+        raise SimbenchInputError(
+            f"mode: the simulator runs PerformanceOnly (2) only; {settings.mode.name}"
+            f" ({int(settings.mode)}) is not implemented"
+        )
     if settings.server_max_async_queries and settings.scenario is Scenario.Server:
         raise ValueError(
             "server_max_async_queries: the simulator does not yet model a bound on outstanding"

@@ -1,0 +1,124 @@
+"""Issue 8's bad-input reproducer cases, run from the CLI as a new user runs them.
+
+Each test replicates one case's ``cmd.sh`` (a real subprocess of the installed entry point,
+from a fresh working folder holding a copy of the case's fixture files from
+``tests/data/cases/NN-name/``) and asserts what its ``expected.md`` asks: the exit code and
+the message content.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CASES = Path(__file__).resolve().parent.parent / "data" / "cases"
+
+
+def run(*args, cwd, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "simbench.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+def case_dir(tmp_path: Path, name: str) -> Path:
+    """A writable copy of the case's fixture folder (as cmd.sh makes one)."""
+    src = CASES / name
+    dst = tmp_path / name
+    shutil.copytree(src, dst)
+    return dst
+
+
+def one_error_line(r) -> str:
+    """The CLI's error output must be one ``error: ...`` line and no traceback."""
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("error: ")]
+    assert len(errors) == 1, r.stderr
+    return errors[0]
+
+
+# --- conf reader (cases 01-05) ---------------------------------------------------------
+
+
+def test_case01_conf_float_overflow_is_a_conf_error(tmp_path):
+    w = case_dir(tmp_path, "01-conf-float-overflow")
+    r = run("simulate", "--scenario", "Server", "--target-qps", "1000", "--conf", "user.conf", "--out", "./sb_case01", cwd=w)
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert msg.startswith("error: user.conf:1: key *.*.min_duration: expected a non-negative integer, got '1e400'")
+    assert not (w / "sb_case01" / "Server").exists()  # refused before any work
+
+
+def test_case02_conf_max_duration_must_fit_int64_ns(tmp_path):
+    w = case_dir(tmp_path, "02-conf-max-duration-int64")
+    r = run("simulate", "--scenario", "Server", "--target-qps", "1000", "--min-duration-s", "1", "--conf", "user.conf", "--out", "./sb_case02", cwd=w)
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert "user.conf:1: key *.*.max_duration" in msg and "does not fit int64" in msg
+    # the limit quoted is the largest ms count whose ns value fits int64
+    assert f"{(2**63 - 1) // 1_000_000:,} ms" in msg
+
+
+def test_case03_conf_with_bom_applies_its_first_line(tmp_path):
+    w = case_dir(tmp_path, "03-conf-utf8-bom-line-ignored")
+    assert (w / "user.conf").read_bytes().startswith(b"\xef\xbb\xbf*.Server.target_latency = 1")
+    r = run("simulate", "--scenario", "Server", "--target-qps", "1000", "--min-duration-s", "1", "--conf", "user.conf", "--out", "./sb_case03", cwd=w)
+    assert r.returncode == 0, r.stderr
+    assert "target_latency (ns): 1000000\n" in r.stdout  # 1 ms, not the official 15 ms
+    d = json.loads((w / "sb_case03" / "Server" / "summary.json").read_text())
+    assert d["effective_settings"]["target_latency_ns"] == 1_000_000
+
+
+@pytest.mark.parametrize("mode,name", [(1, "AccuracyOnly"), (3, "FindPeakPerformance"), (0, "SubmissionRun")])
+def test_case04_simulate_refuses_modes_it_does_not_implement(tmp_path, mode, name):
+    w = case_dir(tmp_path, "04-conf-mode-accuracy-simulate")
+    (w / "user.conf").write_text(f"*.*.mode = {mode}\n")
+    r = run("simulate", "--scenario", "Server", "--target-qps", "1000", "--min-duration-s", "1", "--conf", "user.conf", "--out", "./sb_case04", cwd=w)
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert msg.startswith(f"error: user.conf:1: key *.*.mode: mode {mode} ({name}) is not implemented by simbench simulate")
+    assert "Result is" not in r.stdout
+    # benchmark refuses the same file the same way, naming the key too
+    r = run("benchmark", "--sut", "null", "--scenario", "Server", "--target-qps", "1000", "--min-duration-s", "1", "--conf", "user.conf", "--out", "./sb_case04b", cwd=w)
+    assert r.returncode == 2
+    assert one_error_line(r).startswith(f"error: user.conf:1: key *.*.mode: mode {mode} ({name}) is not implemented")
+
+
+def test_case05_huge_duration_names_min_duration_and_its_line(tmp_path):
+    w = case_dir(tmp_path, "05-conf-huge-duration-blames-wrong-key")
+    r = run("simulate", "--scenario", "Server", "--target-qps", "1000", "--conf", "user.conf", "--out", "./sb_case05", cwd=w)
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert msg.startswith("error: user.conf:1: key *.*.min_duration")
+    assert "server_target_qps" not in msg
+
+
+def test_case05_schedule_too_large_blames_min_duration_not_the_rate(tmp_path):
+    # A duration that fits int64 ns but makes the schedule too large (1e12 ms x 1000 QPS).
+    (tmp_path / "user.conf").write_text("# long run\n*.*.min_duration = 1000000000000\n")
+    r = run("simulate", "--scenario", "Server", "--target-qps", "1000", "--conf", "user.conf", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert msg.startswith("error: user.conf:2: key *.*.min_duration (min_duration_ms): min_duration = 1,000,000,000,000 ms")
+    assert "1,000,000,000,000 samples" in msg  # 1e9 s x 1000 QPS
+    # ... and the rate when the rate is what is absurd
+    r = run("simulate", "--scenario", "Server", "--target-qps", "1e9", "--min-duration-s", "600", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 2 and one_error_line(r).startswith("error: --target-qps (server_target_qps): 1e+09 QPS")
+
+
+def test_every_scenario_is_checked_before_the_first_runs(tmp_path):
+    # Offline's line is bad; SingleStream (first) must not run before the error.
+    (tmp_path / "user.conf").write_text("*.Offline.min_query_count = 99999999999999999999\n")
+    r = run("simulate", "--scenario", "SingleStream,Offline", "--min-duration-s", "1", "--conf", "user.conf", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "user.conf:1: key *.Offline.min_query_count: min_query_count" in one_error_line(r)
+    assert not (tmp_path / "o" / "SingleStream").exists()
