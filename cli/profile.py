@@ -1,14 +1,14 @@
-"""``simbench profile``: list and show hardware profiles."""
+"""``simbench profile``: list, show, calibrate, build, predict and fit hardware profiles."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from simbench.cli._common import console, handle_errors
 
-app = typer.Typer(help="List and inspect hardware profiles.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, calibrate, measure and fit hardware profiles.", no_args_is_help=True)
 
 
 @app.command("list")
@@ -66,3 +66,28 @@ def show_cmd(
             b = h.batching
             bs = "none" if b.kind == "none" else f"dynamic max_batch={b.max_batch} timeout_us={b.timeout_us:g}"
             c.print(f"  {scen}: batching {bs}, replicas {h.replicas}, settings {h.settings}")
+
+
+@app.command("calibrate")
+@handle_errors
+def calibrate_cmd(
+    calibration: Annotated[Optional[str], typer.Option("--calibration", help="published_calibration.json \\[default: the copy shipped in simbench/data].")] = None,
+    out: Annotated[str, typer.Option(help="Folder for the <name>.yaml files.")] = "hardware_profiles",
+    check: Annotated[bool, typer.Option("--check", help="Write nothing; exit 1 if any file would change.")] = False,
+    report: Annotated[bool, typer.Option("--report", help="Print the secondary checks (Markdown) instead.")] = False,
+) -> None:
+    """(Re)build the shipped profiles a100, h100, l4, t4 from the published calibration file.
+
+    Example (from a source checkout): simbench profile calibrate --check
+    """
+    from simbench.profiles.calibrate import calibration_report, load_calibration, write_profiles
+
+    cal = load_calibration(calibration)
+    if report:
+        typer.echo(calibration_report(cal))
+        return
+    changed = write_profiles(cal, out, check=check)
+    for p in changed:
+        typer.echo(f"{'out of date' if check else 'wrote'}: {p}", err=check)
+    if check and changed:
+        raise typer.Exit(1)

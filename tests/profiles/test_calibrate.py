@@ -33,3 +33,27 @@ def test_rendered_yaml_reads_back_equal(built, name):
 def test_missing_calibration_file_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="nope.json: calibration file not found"):
         load_calibration(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_yaml_is_the_library_output_byte_for_byte(name):
+    """hardware_profiles/<name>.yaml is exactly what ``simbench profile calibrate`` writes
+    from simbench/data/published_calibration.json; if this fails, re-run it (or change the
+    method in simbench/profiles/calibrate.py, not the YAML)."""
+    shipped = (ROOT / "hardware_profiles" / f"{name}.yaml").read_bytes()
+    assert render_profiles(load_calibration())[name].encode("utf-8") == shipped
+
+
+def test_calibrate_cli_check_and_write(tmp_path):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "simbench.cli.main", "profile", "calibrate", "--out", str(tmp_path)]
+    r = subprocess.run(cmd + ["--check"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and "out of date" in r.stderr and "a100.yaml" in r.stderr
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    for name in SHIPPED:
+        assert (tmp_path / f"{name}.yaml").read_bytes() == (ROOT / "hardware_profiles" / f"{name}.yaml").read_bytes()
+    r = subprocess.run(cmd + ["--check"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == ""

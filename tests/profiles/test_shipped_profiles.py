@@ -16,12 +16,10 @@ so they run in a plain clone.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -347,23 +345,3 @@ def test_every_published_figure_is_a_target(cal, name, model):
     }
     assert published >= {"Offline"}
     assert {t.scenario for t in m.calibration} == published & set(METRIC_BY_SCENARIO)
-
-
-def test_profiles_match_their_generator(cal):
-    """The YAML files are what benchmarks/calibration_build_profiles.py produces from the
-    calibration file; if this fails, re-run that script (or edit it, not the YAML)."""
-    path = ROOT / "benchmarks" / "calibration_build_profiles.py"
-    spec = importlib.util.spec_from_file_location("_calibration_build_profiles", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    try:
-        spec.loader.exec_module(mod)
-    finally:
-        del sys.modules[spec.name]
-    texts = mod.build_all(mod.Calibration(cal))
-    for name, text in texts.items():
-        shipped = (ROOT / "hardware_profiles" / f"{name}.yaml").read_text()
-        assert shipped == text, (
-            f"hardware_profiles/{name}.yaml differs from the generator's output; run "
-            f"python benchmarks/calibration_build_profiles.py"
-        )
