@@ -285,7 +285,7 @@ def simulate_job(
     import time
 
     from simbench.sim import dataset_size, simulate, sut_from_profile
-    from simbench.sim.peak import find_peak_qps
+    from simbench.plan.peak import find_peak_qps
     from simbench.report import render_detail_log, render_text, summary_to_dict
     from simbench.summary import summarize
     from simbench.trace import write_trace

@@ -116,7 +116,7 @@ def _materialise(spec: tuple):
     from simbench.profiles.schema import DynamicBatching, NoBatching
     from simbench.settings import Scenario, official_settings
     from simbench.sim import sut_from_profile
-    from simbench.sim.peak import capacity_qps
+    from simbench.plan.peak import capacity_qps
 
     profile, model, batching, utilization, arrival = spec
     if batching == "none":

@@ -62,7 +62,7 @@ def test_offline_one_query_all_samples_at_zero():
 def test_peak_search_errors_clearly_when_no_rate_can_pass():
     import pytest
 
-    from simbench.sim.peak import find_peak_qps
+    from simbench.plan.peak import find_peak_qps
 
     # 2 ms service time against a 1 ms bound: nothing passes, whatever the rate.
     s = TestSettings(scenario=Scenario.Server, server_target_latency_ns=1_000_000, min_duration_ms=10_000)
@@ -75,7 +75,7 @@ def test_peak_search_errors_clearly_when_no_rate_can_pass():
 
 
 def test_peak_search_finds_mm1_style_boundary():
-    from simbench.sim.peak import find_peak_qps
+    from simbench.plan.peak import find_peak_qps
 
     # Deterministic 1 ms service, bound 20 ms: M/D/1's mean wait rho*D/(2(1-rho)) is ~4.4 ms
     # at rho = 0.9, and its p99 about 4.6x that, so the peak sits near 900 QPS; the run at the

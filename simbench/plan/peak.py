@@ -1,5 +1,7 @@
 """Find the peak Server QPS the way LoadGen's ``FindPeakPerformance`` mode does.
 
+Planning code (it drives the simulator), so it lives in ``simbench.plan``, not ``simbench.sim``.
+
 LoadGen (``loadgen.cc`` ``FindBoundaries`` / ``FindPeakPerformanceBinarySearch``): the run at
 ``server_target_qps`` must pass; the upper bound grows by ``x (1 + step_size)`` until a run
 fails; then the interval is bisected until ``floor(l*10^d) + 1 >= floor(u*10^d)`` with
