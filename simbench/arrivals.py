@@ -161,7 +161,7 @@ class ArrivalProcess:
         return self._generate(int(seed), float(target_qps), int(duration_ns), int(min_queries), int(max_queries), capacity)
 
     def _generate(self, seed, target_qps, duration_ns, min_queries, max_queries, capacity) -> np.ndarray:
-        from simbench.schedule import stream_rng
+        from simbench.rng import stream_rng
 
         code, p1, p2, p3, gaps = self._params()
         rng = stream_rng(seed, "schedule")

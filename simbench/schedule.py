@@ -15,28 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simbench.settings import EffectiveSettings, Scenario
+from simbench.rng import stream_rng
+from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario
 
 __all__ = ["QuerySchedule", "schedule", "stream_rng", "loaded_sample_set"]
-
-# Stream tags keep generators distinct even if a user passes the same number for two seeds.
-_STREAM_TAGS = {"qsl": 0, "sample_index": 1, "schedule": 2, "service": 3, "accuracy": 4}
-
-
-def stream_rng(seed: int, stream: str) -> np.random.Generator:
-    """An independent ``numpy.random.Generator`` for one named random stream.
-
-    Parameters
-    ----------
-    seed : int
-        The seed of that dimension (e.g. ``schedule_rng_seed``), 0 <= seed < 2**64.
-    stream : {'qsl', 'sample_index', 'schedule', 'service', 'accuracy'}
-        Which dimension the generator serves.
-    """
-    if stream not in _STREAM_TAGS:
-        raise ValueError(f"stream: expected one of {sorted(_STREAM_TAGS)}, got {stream!r}")
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), _STREAM_TAGS[stream]])))
-
 
 def loaded_sample_set(effective: EffectiveSettings) -> np.ndarray:
     """QSL indices loaded for the performance run: the first ``performance_sample_count`` of a
@@ -90,7 +72,7 @@ class QuerySchedule:
         count = loaded.shape[0]
         rng = stream_rng(eff.sample_index_rng_seed, "sample_index")
         spq = self.samples_per_query
-        if self.scenario is Scenario.Offline:
+        if SCENARIO_RULES[self.scenario].issue == "single_query":
             if eff.sample_concatenate_permutation:
                 reps = math.ceil(spq / count)
                 order = np.concatenate([rng.permutation(count) for _ in range(reps)])[:spq]
@@ -112,7 +94,7 @@ def _server_arrivals_ns(eff: EffectiveSettings, arrivals) -> np.ndarray:
     seeded with ``schedule_rng_seed``), so the times equal LoadGen's to the ns; the what-if
     laws draw from the ``schedule_rng_seed`` stream of ``stream_rng``.
     """
-    from simbench.arrivals import PoissonArrivals
+    from simbench.arrivals import PoissonArrivals  # numba import deferred to the Server path
 
     law = arrivals or PoissonArrivals()
     return law.times_ns(
@@ -149,10 +131,11 @@ def schedule(effective: EffectiveSettings, arrivals=None) -> QuerySchedule:
 
     eff = effective
     spq = eff.samples_per_query
-    if eff.scenario is Scenario.Offline:
+    issue = SCENARIO_RULES[eff.scenario].issue
+    if issue == "single_query":
         check_schedule_size("offline_expected_qps", spq, "samples in the Offline query")
         return QuerySchedule(eff.scenario, spq, 1, np.zeros(1, dtype=np.int64), eff)
-    if eff.scenario is Scenario.Server:
+    if issue == "scheduled":
         times = _server_arrivals_ns(eff, arrivals)
         return QuerySchedule(eff.scenario, spq, int(times.shape[0]), times, eff)
     period_ns = 1e9 / eff.target_qps

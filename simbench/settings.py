@@ -30,6 +30,8 @@ from simbench.errors import ConfError
 
 __all__ = [
     "Scenario",
+    "ScenarioRule",
+    "SCENARIO_RULES",
     "TestMode",
     "TestSettings",
     "EffectiveSettings",
@@ -94,6 +96,63 @@ class Scenario(str, enum.Enum):
             f"scenario: unknown value {text!r}; expected one of "
             + ", ".join(s.value for s in cls)
         )
+
+
+@dataclass(frozen=True)
+class ScenarioRule:
+    """What one scenario reports and checks (one row of LoadGen's scattered switches)."""
+
+    headline: str  # how the headline metric is named in the summary
+    per_query_latency: bool  # MultiStream: latency statistics are per query
+    early_stopping: str  # 'latency' (SS/MS estimate), 'server' (over-bound count), 'none'
+    perf_constraint: bool  # Server: the p-th percentile must be within the bound
+    min_duration_recommendation: str
+    min_duration_basis: str  # what min duration is measured on (docs)
+    issue: str = "scheduled"  # 'closed_loop' (next query on completion), 'scheduled' (Server times), 'single_query' (Offline)
+
+    @property
+    def closed_loop(self) -> bool:
+        """True when LoadGen issues the next query on completion of the previous one."""
+        return self.issue == "closed_loop"
+
+
+SCENARIO_RULES: dict[Scenario, ScenarioRule] = {
+    Scenario.SingleStream: ScenarioRule(
+        headline="{pct}th percentile latency (ns)",
+        per_query_latency=False,
+        early_stopping="latency",
+        perf_constraint=False,
+        min_duration_recommendation=" * Decrease the expected latency so the loadgen pre-generates more queries.",
+        min_duration_basis="issue time of the last query",
+        issue="closed_loop",
+    ),
+    Scenario.MultiStream: ScenarioRule(
+        headline="{pct}th percentile latency (ns)",
+        per_query_latency=True,
+        early_stopping="latency",
+        perf_constraint=False,
+        min_duration_recommendation=" * MultiStream should always meet the minimum duration. Please file a bug.",
+        min_duration_basis="issue time of the last query",
+        issue="closed_loop",
+    ),
+    Scenario.Server: ScenarioRule(
+        headline="Completed samples per second",
+        per_query_latency=False,
+        early_stopping="server",
+        perf_constraint=True,
+        min_duration_recommendation=" * Increase the target QPS so the loadgen pre-generates more queries.",
+        min_duration_basis="scheduled time of the last query",
+    ),
+    Scenario.Offline: ScenarioRule(
+        headline="Samples per second",
+        per_query_latency=False,
+        early_stopping="none",
+        perf_constraint=False,
+        min_duration_recommendation=" * Increase expected QPS so the loadgen pre-generates a larger (coalesced) query.",
+        min_duration_basis="latest sample completion",
+        issue="single_query",
+    ),
+}
 
 
 class TestMode(int, enum.Enum):

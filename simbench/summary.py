@@ -5,7 +5,8 @@ Computing (``summarize``) is pure; rendering lives in ``simbench.report``
 ``report.json.summary_to_dict``). A number printed for a simulated run means exactly what it
 means for a real run: both go through this module.
 
-Scenario rules live in one table, ``SCENARIO_RULES``; every metric is defined as a formula
+Scenario rules live in one table, ``SCENARIO_RULES`` (in ``simbench.settings``, so the
+simulator and the schedule read the same rows); every metric is defined as a formula
 in ``docs/reference.md``. Source: LoadGen ``results.cc`` (``PerformanceSummary``), v6.0.17,
 and real summaries written by the ``mlcommons-loadgen`` 6.0.17 package.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from simbench.settings import EffectiveSettings, Scenario
+from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario, ScenarioRule
 from simbench.stats import (
     EarlyStoppingResult,
     latency_early_stopping,
@@ -32,53 +33,6 @@ __all__ = ["Summary", "ScenarioRule", "SCENARIO_RULES", "summarize", "REPORTED_P
 
 REPORTED_PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
 
-
-@dataclass(frozen=True)
-class ScenarioRule:
-    """What one scenario reports and checks (one row of LoadGen's scattered switches)."""
-
-    headline: str  # how the headline metric is named in the summary
-    per_query_latency: bool  # MultiStream: latency statistics are per query
-    early_stopping: str  # 'latency' (SS/MS estimate), 'server' (over-bound count), 'none'
-    perf_constraint: bool  # Server: the p-th percentile must be within the bound
-    min_duration_recommendation: str
-    min_duration_basis: str  # what min duration is measured on (docs)
-
-
-SCENARIO_RULES: dict[Scenario, ScenarioRule] = {
-    Scenario.SingleStream: ScenarioRule(
-        headline="{pct}th percentile latency (ns)",
-        per_query_latency=False,
-        early_stopping="latency",
-        perf_constraint=False,
-        min_duration_recommendation=" * Decrease the expected latency so the loadgen pre-generates more queries.",
-        min_duration_basis="issue time of the last query",
-    ),
-    Scenario.MultiStream: ScenarioRule(
-        headline="{pct}th percentile latency (ns)",
-        per_query_latency=True,
-        early_stopping="latency",
-        perf_constraint=False,
-        min_duration_recommendation=" * MultiStream should always meet the minimum duration. Please file a bug.",
-        min_duration_basis="issue time of the last query",
-    ),
-    Scenario.Server: ScenarioRule(
-        headline="Completed samples per second",
-        per_query_latency=False,
-        early_stopping="server",
-        perf_constraint=True,
-        min_duration_recommendation=" * Increase the target QPS so the loadgen pre-generates more queries.",
-        min_duration_basis="scheduled time of the last query",
-    ),
-    Scenario.Offline: ScenarioRule(
-        headline="Samples per second",
-        per_query_latency=False,
-        early_stopping="none",
-        perf_constraint=False,
-        min_duration_recommendation=" * Increase expected QPS so the loadgen pre-generates a larger (coalesced) query.",
-        min_duration_basis="latest sample completion",
-    ),
-}
 
 _MIN_QUERIES_RECOMMENDATION = " * The test exited early, before enough queries were issued."
 _PERF_RECOMMENDATION = " * Reduce target QPS to improve latency."

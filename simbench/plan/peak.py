@@ -55,7 +55,7 @@ class PeakSearchResult:
 def capacity_qps(sut) -> float:
     """Saturation throughput of the simulated SUT in samples/s (full batches back to back):
     ``replicas * max_batch / (latency(max_batch) * E[noise])``."""
-    from simbench.sim.kernels import interp_latency_ns
+    from simbench.profiles.latency import interp_latency_ns
 
     b = sut.max_batch
     lat = interp_latency_ns(sut.batch_points, sut.latency_points_ns, b) * sut.noise.mean

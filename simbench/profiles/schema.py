@@ -105,7 +105,7 @@ class TableLatencyModel(_Strict):
 
     def latency_ns(self, batch: int | np.ndarray) -> float | np.ndarray:
         """Median latency of a batch, ns (see class docstring for the interpolation rule)."""
-        from simbench.sim.kernels import interp_latency_ns
+        from simbench.profiles.latency import interp_latency_ns
 
         xs, ys = self.arrays()
         if np.ndim(batch) == 0:

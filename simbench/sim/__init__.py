@@ -27,9 +27,10 @@ from simbench.profiles.schema import (
     HardwareProfile,
     NoBatching,
 )
-from simbench.schedule import QuerySchedule, schedule, stream_rng
 from simbench.errors import SimbenchInputError
-from simbench.settings import EffectiveSettings, Scenario, TestMode, TestSettings, resolve
+from simbench.rng import stream_rng
+from simbench.schedule import QuerySchedule, schedule
+from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario, TestMode, TestSettings, resolve
 from simbench.trace import Trace
 
 __all__ = ["SimulatedSUT", "SimulationRun", "simulate", "sut_from_profile", "ENGINES", "dataset_size"]
@@ -167,9 +168,9 @@ class SimulationRun:
 
 def engine_args(eff: EffectiveSettings, sched: QuerySchedule, sut: SimulatedSUT, service_seed: int) -> tuple:
     """The positional arguments both engines take (``engine_numba.run_kernel``)."""
-    from simbench.sim.kernels import noise_kernel_args
+    from simbench.profiles.latency import noise_kernel_args
 
-    closed = eff.scenario in (Scenario.SingleStream, Scenario.MultiStream)
+    closed = SCENARIO_RULES[eff.scenario].closed_loop
     arrivals = sched.scheduled_ns if sched.scheduled_ns is not None else np.zeros(0, dtype=np.int64)
     return (
         closed,

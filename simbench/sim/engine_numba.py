@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simbench.sim.kernels import draw_multiplier, service_time_ns
+from simbench.profiles.latency import draw_multiplier, service_time_ns
 
 _INF = np.iinfo(np.int64).max
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from simbench.sim.kernels import draw_multiplier, service_time_ns
+from simbench.profiles.latency import draw_multiplier, service_time_ns
 
 
 @dataclass

@@ -1,4 +1,9 @@
-"""Small numba kernels shared by both simulator engines (so both compute identical numbers)."""
+"""The profile's latency and noise arithmetic: numba kernels both simulator engines call.
+
+A ``HardwareProfile`` owns how its numbers turn into service times (interpolation of the
+latency table, the noise draw); the simulator engines (``simbench.sim``) call these kernels,
+so both compute identical numbers and ``profiles`` never imports ``sim``.
+"""
 
 from __future__ import annotations
 
