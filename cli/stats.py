@@ -16,6 +16,9 @@ from typing import Annotated
 
 import typer
 
+from simbench.cli._common import console, handle_errors
+from simbench.errors import SimbenchInputError
+
 app = typer.Typer(
     help="Statistics behind MLPerf query counts: sample sizes, percentile confidence, "
     "early stopping, and Monte Carlo checks of them (i.i.d. and under queueing correlation).",
@@ -36,25 +39,25 @@ class LawName(str, Enum):
     queue = "queue"
 
 
+def _bad(flag: str, message: str) -> SimbenchInputError:
+    """One clear line (exit 2 through ``handle_errors``), worded as typer words a bad option."""
+    return SimbenchInputError(f"Invalid value for '{flag}': {message}")
+
+
 def _fraction_from_percent(value: float, name: str) -> float:
     if not 0.0 < value < 100.0:
-        raise typer.BadParameter(f"{name} is in percent and must be in (0, 100), got {value}")
+        raise _bad(name, f"a percentile in percent, in (0, 100), got {value:g}")
     return value / 100.0
 
 
 def _check_confidence(value: float) -> float:
     if not 0.0 < value < 1.0:
-        raise typer.BadParameter(f"--confidence is a fraction in (0, 1), got {value}")
+        raise _bad("--confidence", f"a fraction in (0, 1), got {value:g}")
     return value
 
 
-def _console():
-    from rich.console import Console
-
-    return Console()
-
-
 @app.command("sample-size")
+@handle_errors
 def sample_size_command(
     percentile: Annotated[float, typer.Option(help="Tail percentile in percent, e.g. 99.", rich_help_panel=_CLAIMS)] = 99.0,
     confidence: Annotated[float, typer.Option(help="Confidence level as a fraction.", rich_help_panel=_CLAIMS)] = 0.99,
@@ -86,10 +89,7 @@ def sample_size_command(
     else:
         p = _fraction_from_percent(percentile, "--percentile")
         m = None if margin is None else margin / 100.0
-        try:
-            rows = (sample_size(p, confidence=conf, margin=m, multiple=multiple),)
-        except ValueError as error:
-            raise typer.BadParameter(str(error)) from None
+        rows = (sample_size(p, confidence=conf, margin=m, multiple=multiple),)
     out = Table(title="Query requirements for statistical confidence (arXiv:1911.02549, Eq. 2)")
     for column in ("Percentile", "Confidence", "Margin", "Eq. 2", "Inferences", "Rounded up", "="):
         out.add_column(column, justify="right")
@@ -105,7 +105,7 @@ def sample_size_command(
             f"{row.rounded_queries:,}",
             f"{factor} x {unit}",
         )
-    _console().print(out)
+    console().print(out)
 
 
 def _build_law(law: LawName, median_ms: float, sigma: float, shape: float, mean_ms: float,
@@ -118,12 +118,42 @@ def _build_law(law: LawName, median_ms: float, sigma: float, shape: float, mean_
         return GammaLaw(shape=shape, scale_ns=mean_ms * 1e6 / shape)
     if law is LawName.empirical:
         if trace is None:
-            raise typer.BadParameter("--law empirical needs --trace RUN.parquet")
+            raise _bad("--trace", "--law empirical needs --trace RUN.parquet")
         return EmpiricalLaw.from_trace(trace)
     return QueueLaw(utilization=utilization, arrival_shape=arrival_shape, mean_service_ns=mean_ms * 1e6)
 
 
+def _check_threads(threads: int | None) -> None:
+    """``--threads`` must be 1..(the threads numba may use); checked before any work."""
+    if threads is None:
+        return
+    import numba
+
+    cores = int(numba.config.NUMBA_NUM_THREADS)
+    if not 1 <= threads <= cores:
+        raise _bad("--threads", f"expected 1..{cores} (the cores numba can use), got {threads}")
+    numba.set_num_threads(threads)
+
+
+def _check_out(out: Path | None) -> None:
+    """The figure's folder exists (created if missing) and is writable, before any work is spent."""
+    if out is None:
+        return
+    import os
+
+    if out.is_dir():
+        raise _bad("--out", f"{out} is a folder; give a file name such as {out / 'coverage.html'}")
+    folder = out.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _bad("--out", f"cannot create the folder {folder}: {error.strerror or error}") from None
+    if not os.access(folder, os.W_OK):
+        raise _bad("--out", f"the folder {folder} is not writable")
+
+
 @app.command("validate")
+@handle_errors
 def validate_command(
     law: Annotated[LawName, typer.Option(help="Latency law.", rich_help_panel=_LAW)] = LawName.lognormal,
     percentile: Annotated[float, typer.Option(help="Tail percentile in percent.", rich_help_panel=_CLAIMS)] = 99.0,
@@ -133,7 +163,8 @@ def validate_command(
     ] = None,
     replications: Annotated[int, typer.Option(help="Monte Carlo replications.", rich_help_panel=_SIM)] = 10_000,
     seed: Annotated[int, typer.Option(help="SeedSequence root.", rich_help_panel=_SIM)] = 0,
-    threads: Annotated[int | None, typer.Option(help="numba threads (default: all cores).", rich_help_panel=_SIM)] = None,
+    threads: Annotated[int | None, typer.Option(help="numba threads, 1..cores (default: all cores).",
+                                                rich_help_panel=_SIM)] = None,
     median_ms: Annotated[float, typer.Option(help="lognormal: median latency, ms.", rich_help_panel=_LAW)] = 1.0,
     sigma: Annotated[float, typer.Option(help="lognormal: sd of log latency.", rich_help_panel=_LAW)] = 0.5,
     shape: Annotated[float, typer.Option(help="gamma: shape parameter.", rich_help_panel=_LAW)] = 2.0,
@@ -185,7 +216,9 @@ def validate_command(
         typer.Option(help="queue / --simulator: cap on simulated queries of each restored run "
                      "(default 3e10 for the queue, 3e8 for the simulator).", rich_help_panel=_SIM),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Write a Plotly HTML figure here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write a self-contained Plotly HTML figure here (plotly.js inlined; "
+                                             "the folder is created).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of a table.")] = False,
 ) -> None:
     """Monte Carlo coverage of the paper's margin, the percentile interval and early stopping.
 
@@ -197,6 +230,10 @@ def validate_command(
     come from a long reference run; restored runs that do not fit --budget-queries with
     --min-restore-replications replications are skipped.
 
+    Several rows (utilizations x batching x arrivals) run one after another with "row n/N"
+    and an ETA on stderr; Ctrl-C prints (and with --out, saves) the rows finished so far and
+    exits 130.
+
     Examples:
 
       simbench stats validate --law lognormal --replications 10000 --out lognormal.html
@@ -206,146 +243,286 @@ def validate_command(
       simbench stats validate --simulator a100 --utilization 0.3,0.5,0.7,0.9,0.95 --batching dynamic,none
       --arrival poisson,mmpp:5 --replications 1000   (latencies from the simulator itself)
     """
-    import numba
-
-    from simbench.stats import validate, validate_correlated
-
-    if threads is not None:
-        numba.set_num_threads(threads)
     p = _fraction_from_percent(percentile, "--percentile")
     conf = _check_confidence(confidence)
-    console = _console()
-    try:
-        rhos = _utilizations(utilization)
-        if simulator is not None:
-            results, labels = _simulator_results(console, simulator, model, rhos, batching, arrival, p, conf, queries,
-                                                 replications, seed, restore,
-                                                 3e8 if budget_queries is None else budget_queries,
-                                                 reference_queries, workers, min_restore_replications, tau_method)
-            console.print(_correlated_table(results, labels))
-            figure = _correlated_figure(results, labels) if out else None
-        elif law is LawName.queue:
-            results, labels = [], []
-            for rho in rhos:
-                queue = _build_law(law, median_ms, sigma, shape, mean_ms, trace, rho, arrival_shape)
-                with console.status(f"simulating {queue!r} ..."):
-                    results.append(
-                        validate_correlated(queue, percentile=p, confidence=conf, query_count=queries,
-                                            replications=replications, seed=seed, restore=restore,
-                                            budget_queries=3e10 if budget_queries is None else budget_queries,
-                                            tau_method=tau_method)
-                    )
-                arrivals = "Poisson" if arrival_shape == 1.0 else f"Gamma k={arrival_shape:g}"
-                labels.append(f"{rho:g}, {arrivals}")
-            console.print(_correlated_table(results, labels))
-            figure = _correlated_figure(results, labels) if out else None
+    _check_out(out)
+    _check_threads(threads)
+    if replications < 2:
+        raise _bad("--replications", f"expected at least 2, got {replications}")
+    if tau_method not in ("acf", "batch_means", "max"):
+        raise _bad("--tau-method", f"expected acf, batch_means or max, got {tau_method!r}")
+    rhos = _utilizations(utilization)
+    out_console = console()
+    if simulator is None and law is not LawName.queue:
+        from simbench.stats import validate
+
+        chosen = _build_law(law, median_ms, sigma, shape, mean_ms, trace, 0.5, arrival_shape)
+        with console(stderr=True).status(f"simulating {chosen!r} ..."):
+            result = validate(chosen, percentile=p, confidence=conf, query_count=queries,
+                              replications=replications, seed=seed)
+        if json_out:
+            _print_json({"kind": "iid", "result": _plain(result)})
         else:
-            chosen = _build_law(law, median_ms, sigma, shape, mean_ms, trace, 0.5, arrival_shape)
-            with console.status(f"simulating {chosen!r} ..."):
-                result = validate(chosen, percentile=p, confidence=conf, query_count=queries,
-                                  replications=replications, seed=seed)
-            console.print(_validation_table(result))
-            figure = _validation_figure(result) if out else None
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
-    if out is not None:
-        figure.write_html(out, include_plotlyjs="cdn")
-        console.print(f"figure written to {out}")
+            out_console.print(_validation_table(result, out_console.width))
+        if out is not None:
+            _validation_figure(result).write_html(out, include_plotlyjs=True)
+            console(stderr=True).print(f"figure written to {out}", markup=False)
+        return
+    if simulator is not None:
+        jobs = _simulator_jobs(simulator, model, rhos, batching, arrival, p, conf, queries, replications, seed, restore,
+                               3e8 if budget_queries is None else budget_queries, reference_queries, workers,
+                               min_restore_replications, tau_method)
+    else:
+        jobs = _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, seed, restore,
+                           3e10 if budget_queries is None else budget_queries, tau_method)
+    rows, interrupted = _run_rows(jobs)
+    if rows:
+        if json_out:
+            _print_json({"kind": "correlated", "rows_planned": len(jobs), "rows_finished": len(rows),
+                         "interrupted": interrupted, "rows": _plain(rows)})
+        else:
+            out_console.print(_correlated_table(rows, out_console.width))
+        if out is not None:
+            _correlated_figure(rows).write_html(out, include_plotlyjs=True)
+            console(stderr=True).print(f"figure written to {out}", markup=False)
+    if interrupted:
+        import sys
+
+        print(f"interrupted: {len(rows)} of {len(jobs)} rows finished"
+              + (" (printed above" + (f", figure {out}" if out is not None and rows else "") + ")" if rows else ""),
+              file=sys.stderr)
+        raise typer.Exit(130)
+
+
+def _plain(value):
+    """A result dataclass as JSON-ready builtins."""
+    import dataclasses
+    import math
+
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.name.startswith("_")}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _print_json(payload) -> None:
+    import json
+
+    print(json.dumps(payload, indent=2))
 
 
 def _utilizations(values: list[str] | None) -> list[float]:
     if not values:
         return [0.5]
     try:
-        return [float(part) for value in values for part in value.split(",") if part.strip()]
+        rhos = [float(part) for value in values for part in value.split(",") if part.strip()]
     except ValueError:
-        raise typer.BadParameter(f"--utilization: expected numbers in (0, 1), got {values}") from None
+        raise _bad("--utilization", f"expected numbers in (0, 1), got {values}") from None
+    bad = [r for r in rhos if not 0.0 < r < 1.0]
+    if bad or not rhos:
+        raise _bad("--utilization", f"expected numbers in (0, 1), got {bad or values}")
+    return rhos
 
 
-def _simulator_results(console, profile, model, rhos, batching, arrival, p, conf, queries, replications, seed,
-                       restore, budget_queries, reference_queries, workers, min_restore, tau_method="acf"):
-    from simbench.stats import validate_correlated
+def _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, seed, restore, budget, tau_method):
+    """One (label, run) pair per utilization; every law is built (and validated) before any runs."""
+    from simbench.stats import QueueLaw
+
+    jobs = []
+    for rho in rhos:
+        queue = QueueLaw(utilization=rho, arrival_shape=arrival_shape, mean_service_ns=mean_ms * 1e6)
+        arrivals = "Poisson" if arrival_shape == 1.0 else f"Gamma k={arrival_shape:g}"
+
+        def run(queue=queue):
+            from simbench.stats import validate_correlated
+
+            result = validate_correlated(queue, percentile=p, confidence=conf, query_count=queries,
+                                         replications=replications, seed=seed, restore=restore,
+                                         budget_queries=budget, tau_method=tau_method)
+            return {"result": result}
+
+        jobs.append((f"{rho:g}, {arrivals}", repr(queue), run))
+    return jobs
+
+
+def _simulator_jobs(profile, model, rhos, batching, arrival, p, conf, queries, replications, seed, restore,
+                    budget_queries, reference_queries, workers, min_restore, tau_method):
     from simbench.plan.coverage import SimulatorLaw
 
-    results, labels = [], []
+    jobs = []
     for arrival_law in arrival.split(","):
         for policy in batching.split(","):
             for rho in rhos:
                 law = SimulatorLaw(rho, batching=policy, arrival=arrival_law, profile=profile, model=model,
                                    reference_queries=reference_queries, workers=workers)
-                with console.status(f"simulating {law!r} ..."):
-                    ref = law.reference(p)
-                    results.append(
-                        validate_correlated(law, percentile=p, confidence=conf, query_count=queries,
-                                            replications=replications, seed=seed, restore=restore,
-                                            budget_queries=budget_queries, min_restore_replications=min_restore,
-                                            skip_unaffordable=True, tau_method=tau_method)
-                    )
-                labels.append(f"{rho:g}, {policy}, {arrival_law}")
-                console.print(
-                    f"{law!r}: {law.target_qps:,.0f} QPS; reference {ref.queries:,} queries ({ref.runs} runs), "
-                    f"p{p * 100:g} = {ref.quantile_ns / 1e6:.4f} ms, tau {ref.autocorrelation_time:.1f}, "
-                    f"s.e. of F(reference) {ref.standard_error * 100:.4f} pt"
-                )
-    return results, labels
+
+                def run(law=law):
+                    from simbench.stats import validate_correlated
+
+                    reference = law.reference(p)
+                    result = validate_correlated(law, percentile=p, confidence=conf, query_count=queries,
+                                                 replications=replications, seed=seed, restore=restore,
+                                                 budget_queries=budget_queries, min_restore_replications=min_restore,
+                                                 skip_unaffordable=True, tau_method=tau_method)
+                    return {"result": result, "reference": reference, "target_qps": law.target_qps}
+
+                jobs.append((f"{rho:g}, {policy}, {arrival_law}", repr(law), run))
+    return jobs
+
+
+def _run_rows(jobs):
+    """Run the rows one by one with "row n/N" and an ETA on stderr; stop cleanly on Ctrl-C.
+
+    Returns (finished rows as dicts, interrupted?). Worker processes ignore SIGINT (the
+    pool's initializer) and are terminated here, so an interrupt prints no worker tracebacks.
+    """
+    import time
+
+    err = console(stderr=True)
+    rows: list[dict] = []
+    started = time.perf_counter()
+    try:
+        for index, (label, name, run) in enumerate(jobs, start=1):
+            row_start = time.perf_counter()
+            with err.status(f"row {index}/{len(jobs)}: {name} ..."):
+                values = run()
+            row_s = time.perf_counter() - row_start
+            rows.append({"label": label, "law": name, "elapsed_s": row_s, **values})
+            mean_s = (time.perf_counter() - started) / index
+            left = len(jobs) - index
+            eta = f"; ETA {_duration(mean_s * left)}" if left else ""
+            detail = _row_detail(rows[-1])
+            err.print(f"row {index}/{len(jobs)} done in {_duration(row_s)}: {name}{detail}{eta}", markup=False, soft_wrap=True,
+                      highlight=False)
+    except KeyboardInterrupt:
+        _stop_workers()
+        return rows, True
+    return rows, False
+
+
+def _stop_workers() -> None:
+    import sys
+
+    module = sys.modules.get("simbench.plan.coverage")
+    if module is not None:
+        module.shutdown_workers()
+
+
+def _row_detail(row: dict) -> str:
+    ref = row.get("reference")
+    if ref is None:
+        return ""
+    return (f"; {row['target_qps']:,.0f} QPS; reference {ref.queries:,} queries ({ref.runs} runs), "
+            f"p{ref.percentile * 100:g} = {ref.quantile_ns / 1e6:.4f} ms, tau {ref.autocorrelation_time:.1f}")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _pct(value: float) -> str:
     return f"{value * 100:.2f}"
 
 
-def _validation_table(result):
+NARROW_COLUMNS = 120
+"""Below this terminal width the tables switch to a narrow layout (one small table per case)."""
+
+
+def _validation_table(result, width: int = 200):
+    from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
 
+    narrow = width < NARROW_COLUMNS
     table = Table(
         title=f"{result.law}: {result.replications:,} runs x {result.query_count:,} queries, "
         f"p{result.percentile * 100:g}, c={result.confidence:g} "
         f"({result.elapsed_s:.1f} s on {result.threads} threads)"
     )
-    for column in ("check", "event", "coverage %", "MC s.e. %", "exact i.i.d. %", "target %"):
-        table.add_column(column, justify="left" if column in ("check", "event") else "right",
-                         no_wrap=column == "check")
+    columns = ("check", "coverage %", "MC s.e. %", "exact i.i.d. %", "target %")
+    if not narrow:
+        columns = ("check", "event") + columns[1:]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("check", "event") else "right", overflow="fold")
     for check in result.checks:
-        table.add_row(check.check, escape(check.description), _pct(check.coverage), _pct(check.standard_error),
-                      _pct(check.nominal), _pct(check.target))
-    return table
+        numbers = (_pct(check.coverage), _pct(check.standard_error), _pct(check.nominal), _pct(check.target))
+        table.add_row(check.check, *((escape(check.description),) if not narrow else ()), *numbers)
+    if not narrow:
+        return table
+    events = [Text(f"{check.check}: {check.description}", overflow="fold") for check in result.checks]
+    return Group(table, *events)
 
 
-def _correlated_table(results, labels):
+def _cell(validation, name):
+    try:
+        check = validation.check(name)
+    except KeyError:
+        return "-"
+    return f"{_pct(check.coverage)} ({_pct(check.standard_error)})"
+
+
+def _correlated_cells(row) -> list[tuple[str, str]]:
+    """(quantity, value) pairs of one correlated row, in the wide table's column order."""
+    result = row["result"]
+    official = result.official
+    restored = f"{_cell(result.restored, 'margin')} R={result.restored.replications:,}" if result.restored else "-"
+    cells = [("case: utilization, (batching,) arrivals", row["label"])]
+    reference = row.get("reference")
+    if reference is not None:
+        cells.append((f"reference p{reference.percentile * 100:g} ms", f"{reference.quantile_ns / 1e6:.4f}"))
+    cells += [
+        ("tau (acf)", f"{result.autocorrelation_time:.1f}"),
+        ("tau (batch)", f"{result.batch_means_time:.1f}"),
+        ("tau (MC)", f"{official.count_variance_ratio:.1f}"),
+        ("margin % (i.i.d.)", f"{_cell(official, 'margin')} [{_pct(official.check('margin').nominal)}]"),
+        ("CI %", _cell(official, "percentile_ci")),
+        ("ES %", _cell(official, "early_stopping")),
+        ("CI+ess %", _cell(official, "percentile_ci+ess")),
+        ("ES+ess %", _cell(official, "early_stopping+ess")),
+        ("n*tau", f"{result.corrected_query_count:,}"),
+        ("margin at n*tau %", restored),
+    ]
+    return cells
+
+
+def _correlated_table(rows, width: int = 200):
+    from rich.console import Group
     from rich.markup import escape
     from rich.table import Table
 
-    first = results[0].official
-    table = Table(
-        title=f"Coverage under queueing correlation: p{first.percentile * 100:g}, c={first.confidence:g}, "
-        f"n={first.query_count:,}, {first.replications:,} runs; (MC s.e.), \\[exact i.i.d.]"
-    )
-    columns = ("case: utilization, (batching,) arrivals", "tau (acf)", "tau (batch)", "tau (MC)",
-               "margin % (i.i.d.)", "CI %", "ES %", "CI+ess %", "ES+ess %", "n*tau", "margin at n*tau %")
-    for column in columns:
-        table.add_column(column, justify="left" if column.startswith("case") else "right")
-    for label, result in zip(labels, results):
-        official = result.official
+    first = rows[0]["result"].official
+    title = (f"Coverage under queueing correlation: p{first.percentile * 100:g}, c={first.confidence:g}, "
+             f"n={first.query_count:,}, {first.replications:,} runs; (MC s.e.), \\[exact i.i.d.]")
+    if width >= NARROW_COLUMNS:
+        table = Table(title=title)
+        for name, _ in _correlated_cells(rows[0]):
+            table.add_column(name, justify="left" if name.startswith("case") else "right", overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(value) for _, value in _correlated_cells(row)))
+        return table
+    tables = []
+    for row in rows:
+        table = Table(title=escape(row["label"]), title_justify="left")
+        table.add_column("quantity", overflow="fold")
+        table.add_column("value", justify="right", overflow="fold")
+        for name, value in _correlated_cells(row)[1:]:
+            table.add_row(name, escape(value))
+        tables.append(table)
+    from rich.text import Text
 
-        def cell(name, validation=official):
-            try:
-                check = validation.check(name)
-            except KeyError:
-                return "-"
-            return f"{_pct(check.coverage)} ({_pct(check.standard_error)})"
-
-        restored = (
-            f"{cell('margin', result.restored)} R={result.restored.replications:,}" if result.restored else "-"
-        )
-        restored = escape(restored)
-        margin_iid = escape(f"{cell('margin')} [{_pct(official.check('margin').nominal)}]")
-        table.add_row(
-            label, f"{result.autocorrelation_time:.1f}", f"{result.batch_means_time:.1f}",
-            f"{official.count_variance_ratio:.1f}", margin_iid, cell("percentile_ci"), cell("early_stopping"),
-            cell("percentile_ci+ess"), cell("early_stopping+ess"), f"{result.corrected_query_count:,}", restored,
-        )
-    return table
+    return Group(Text.from_markup(title), *tables)
 
 
 def _validation_figure(result):
@@ -366,11 +543,12 @@ def _validation_figure(result):
     return figure
 
 
-def _correlated_figure(results, labels):
+def _correlated_figure(rows):
     import plotly.graph_objects as go
 
+    results = [row["result"] for row in rows]
     figure = go.Figure()
-    x = labels
+    x = [row["label"] for row in rows]
     for name in ("margin", "percentile_ci", "early_stopping", "percentile_ci+ess", "early_stopping+ess"):
         points = []
         for r in results:
@@ -392,6 +570,7 @@ def _correlated_figure(results, labels):
 
 
 @app.command("required-queries")
+@handle_errors
 def required_queries_command(
     trace: Annotated[Path, typer.Option(help="Trace Parquet file (simbench Trace schema).", exists=True, dir_okay=False)],
     percentile: Annotated[float, typer.Option(help="Tail percentile in percent.", rich_help_panel=_CLAIMS)] = 99.0,
@@ -417,12 +596,9 @@ def required_queries_command(
 
     p = _fraction_from_percent(percentile, "--percentile")
     conf = _check_confidence(confidence)
-    try:
-        latencies = read_query_latencies(trace)
-        result = required_queries(latencies, p, confidence=conf,
-                                  margin=None if margin is None else margin / 100.0, method=method)
-    except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+    latencies = read_query_latencies(trace)
+    result = required_queries(latencies, p, confidence=conf, margin=None if margin is None else margin / 100.0,
+                              method=method)
     tau = result.autocorrelation
     table = Table(title=f"Required queries for {trace.name}: p{p * 100:g}, c={conf:g}, margin {result.margin * 100:.3f}%")
     table.add_column("quantity")
@@ -443,4 +619,4 @@ def required_queries_command(
     ]
     for name, value in rows:
         table.add_row(name, value)
-    _console().print(table)
+    console().print(table)

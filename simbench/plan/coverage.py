@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SimulatorLaw", "SimulatorReference"]
+__all__ = ["SimulatorLaw", "SimulatorReference", "shutdown_workers"]
 
 _REFERENCE_OFFSET = 2**40
 
@@ -138,13 +138,38 @@ def _materialise(spec: tuple):
 _POOLS: dict = {}
 
 
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C reaches the whole process group, but only the parent handles it
+    (it terminates the workers), so workers print no tracebacks."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _pool(workers: int):
     if workers not in _POOLS:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                              initializer=_ignore_sigint)
     return _POOLS[workers]
+
+
+def shutdown_workers() -> None:
+    """Terminate the replication worker processes now (after Ctrl-C), dropping queued chunks.
+
+    Finished rows are unaffected; the next :meth:`SimulatorLaw.threshold_counts` starts a new pool.
+    """
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join(timeout=5)
 
 
 @dataclass(frozen=True, eq=False)
