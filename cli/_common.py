@@ -32,3 +32,33 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+# Upper bounds of the size/count flags, checked by typer before any work (each derived from
+# what a run can hold; tests/cli/test_input_cases.py checks them against the library's own).
+MAX_QPS = 1e9
+"""--target-qps: one query per ns, the resolution of the int64-ns schedule."""
+MAX_DURATION_S = 9_223_372_036.0
+"""--min-duration-s: the largest whole second count whose ns value fits int64."""
+MAX_LATENCY_MS = 9_223_372_036_854.0
+"""--target-latency-ms: the largest ms value whose ns value fits int64."""
+MAX_QUERY_COUNT = 150_000_000
+"""--min-query-count: simbench.arrivals.MAX_SCHEDULE_SIZE, the queries one run holds in memory."""
+MAX_REPLICAS = 4096
+"""--replicas: the profile schema's bound on ``replicas``."""
+MAX_SEED = 2**64 - 1
+"""--seed: LoadGen's seeds are uint64."""
+MAX_WORKERS = 1024
+"""benchmark --workers: one OS thread each."""
+MAX_STALL_S = 7 * 86_400.0
+"""benchmark --stall-timeout-s: a week."""
+
+
+def cores() -> int:
+    """Cores this process may use (the bound of thread-count flags)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)

@@ -6,7 +6,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from simbench.cli._common import console, handle_errors
+from simbench.cli._common import (
+    MAX_DURATION_S,
+    MAX_LATENCY_MS,
+    MAX_QPS,
+    MAX_QUERY_COUNT,
+    MAX_SEED,
+    MAX_STALL_S,
+    MAX_WORKERS,
+    console,
+    cores,
+    handle_errors,
+)
 
 _SETTINGS = "TestSettings (override mlperf.conf)"
 _SUT = "System under test"
@@ -22,17 +33,17 @@ def benchmark(
     sut: Annotated[str, typer.Option(help="'onnx:resnet50' (ResNet-50 v1.5, seeded weights, built locally), 'onnx:small' (~0.1 GMAC CNN), 'onnx:tiny', 'null' (completes at once: harness overhead), PATH.onnx, or a KServe-v2 endpoint http://HOST:PORT/v2/models/NAME.", rich_help_panel=_SUT)] = "onnx:resnet50",
     model: Annotated[str, typer.Option(help="mlperf.conf model whose official settings apply (bound, sample counts).", rich_help_panel=_SETTINGS)] = "resnet50",
     scenario: Annotated[str, typer.Option(help="SingleStream, MultiStream, Server, Offline, a comma list, or all.", rich_help_panel=_SETTINGS)] = "Offline",
-    target_qps: Annotated[Optional[float], typer.Option("--target-qps", help="Server: server_target_qps (required for Server). Offline: offline_expected_qps (sizes the one query).", rich_help_panel=_SETTINGS)] = None,
-    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", help="Server: the latency bound (ms). SingleStream/MultiStream: the expected-latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
-    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration in seconds \\[official: 600].", rich_help_panel=_SETTINGS)] = None,
-    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", help="min_query_count (Offline: samples in the query).", rich_help_panel=_SETTINGS)] = None,
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", min=0.0, max=MAX_QPS, help="Server: server_target_qps (required for Server). Offline: offline_expected_qps (sizes the one query).", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", min=0.0, max=MAX_LATENCY_MS, help="Server: the latency bound (ms). SingleStream/MultiStream: the expected-latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, max=MAX_DURATION_S, help="min_duration in seconds \\[official: 600].", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, max=MAX_QUERY_COUNT, help="min_query_count (Offline: samples in the query).", rich_help_panel=_SETTINGS)] = None,
     conf: Annotated[Optional[str], typer.Option(help="A user.conf in mlperf.conf syntax, applied over the official values.", rich_help_panel=_SETTINGS)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Derive the QSL, sample-index and schedule seeds from this integer \\[default: mlperf.conf's official seeds].", rich_help_panel=_SETTINGS)] = None,
-    workers: Annotated[int, typer.Option(help="Concurrent SUT workers sharing one ORT session.", rich_help_panel=_SUT)] = 1,
-    threads: Annotated[int, typer.Option(help="ONNX Runtime intra-op threads (0 = ORT default, one per core).", rich_help_panel=_SUT)] = 0,
+    seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Derive the QSL, sample-index and schedule seeds from this integer \\[default: mlperf.conf's official seeds].", rich_help_panel=_SETTINGS)] = None,
+    workers: Annotated[int, typer.Option(min=1, max=MAX_WORKERS, help="Concurrent SUT workers sharing one ORT session.", rich_help_panel=_SUT)] = 1,
+    threads: Annotated[int, typer.Option(min=0, max=cores(), help="ONNX Runtime intra-op threads (0 = ORT default, one per core).", rich_help_panel=_SUT)] = 0,
     batching: Annotated[Optional[str], typer.Option(help="SUT-side batching: 'none', N, or 'dynamic:MAX_BATCH[:TIMEOUT_US]'.", rich_help_panel=_SUT)] = None,
     engine: Annotated[str, typer.Option(help="'simbench' (this package's load generator) or 'mlcommons' (the official mlperf_loadgen; pip install 'simbench\\[mlcommons]').", rich_help_panel=_RUN)] = "simbench",
-    stall_timeout_s: Annotated[float, typer.Option("--stall-timeout-s", help="INVALID if samples stay outstanding with no completion for this long (seconds).", rich_help_panel=_RUN)] = 60.0,
+    stall_timeout_s: Annotated[float, typer.Option("--stall-timeout-s", min=0.001, max=MAX_STALL_S, help="INVALID if samples stay outstanding with no completion for this long (seconds).", rich_help_panel=_RUN)] = 60.0,
     out: Annotated[Optional[str], typer.Option(help="Output folder \\[default: ./simbench_results/bench-<timestamp>/].", rich_help_panel=_RUN)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
 ) -> None:

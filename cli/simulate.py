@@ -6,7 +6,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from simbench.cli._common import console, handle_errors
+from simbench.cli._common import (
+    MAX_DURATION_S,
+    MAX_LATENCY_MS,
+    MAX_QPS,
+    MAX_QUERY_COUNT,
+    MAX_REPLICAS,
+    MAX_SEED,
+    console,
+    handle_errors,
+)
 
 _SETTINGS = "TestSettings (override mlperf.conf and the profile's harness settings)"
 _SUT = "Simulated SUT"
@@ -18,14 +27,14 @@ def simulate(
     profile: Annotated[str, typer.Option(help="Shipped profile name (see `simbench profile list`) or a profile YAML path.", rich_help_panel=_SUT)] = "a100",
     model: Annotated[Optional[str], typer.Option(help="Model in the profile (default: the profile's first model).", rich_help_panel=_SUT)] = None,
     scenario: Annotated[str, typer.Option(help="SingleStream, MultiStream, Server, Offline, or all.", rich_help_panel=_SETTINGS)] = "all",
-    target_qps: Annotated[Optional[float], typer.Option("--target-qps", min=0.0, help="Server: server_target_qps (without it, the peak valid QPS is searched as LoadGen's FindPeakPerformance does). Offline: offline_expected_qps.", rich_help_panel=_SETTINGS)] = None,
-    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", min=0.0, help="Server: the latency bound (ms). SingleStream/MultiStream: the expected latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
-    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, help="min_duration in seconds (official: 600).", rich_help_panel=_SETTINGS)] = None,
-    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", min=0.0, max=MAX_QPS, help="Server: server_target_qps (without it, the peak valid QPS is searched as LoadGen's FindPeakPerformance does). Offline: offline_expected_qps.", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", min=0.0, max=MAX_LATENCY_MS, help="Server: the latency bound (ms). SingleStream/MultiStream: the expected latency hint (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, max=MAX_DURATION_S, help="min_duration in seconds (official: 600).", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, max=MAX_QUERY_COUNT, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
     conf: Annotated[Optional[str], typer.Option(help="A user.conf in mlperf.conf syntax, applied over the official values.", rich_help_panel=_SETTINGS)] = None,
     batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (default: the profile's harness setting per scenario).", rich_help_panel=_SUT)] = None,
-    replicas: Annotated[Optional[int], typer.Option(min=1, help="Identical devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Derive every seed (QSL, sample index, schedule, service noise) from this integer (default: mlperf.conf's official seeds, service seed 0).", rich_help_panel=_RUN)] = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, max=MAX_REPLICAS, help="Identical devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Derive every seed (QSL, sample index, schedule, service noise) from this integer (default: mlperf.conf's official seeds, service seed 0).", rich_help_panel=_RUN)] = None,
     engine: Annotated[str, typer.Option(help="auto, simpy or numba. Both give the identical trace; numba is the fast path.", rich_help_panel=_RUN)] = "auto",
     out: Annotated[Optional[str], typer.Option(help="Output folder (default: ./simbench_results/<timestamp>/).", rich_help_panel=_RUN)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,

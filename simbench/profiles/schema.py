@@ -94,6 +94,18 @@ class TableLatencyModel(_Strict):
         batches = [p.batch for p in points]
         if batches != sorted(set(batches)):
             raise ValueError(f"batch sizes must be strictly increasing, got {batches}")
+        # A batch never takes less time than a smaller one; a falling table would also
+        # extrapolate (line through the last two points) to non-positive service times.
+        for a, b in zip(points, points[1:]):
+            if b.latency_ns < a.latency_ns:
+                msg = (
+                    f"latency_ns must not fall as the batch grows: batch {a.batch} takes"
+                    f" {a.latency_ns:g} ns but batch {b.batch} takes {b.latency_ns:g} ns"
+                )
+                if b is points[-1]:
+                    zero = b.batch + b.latency_ns * (b.batch - a.batch) / (a.latency_ns - b.latency_ns)
+                    msg += f"; beyond batch {b.batch} the table extrapolates to non-positive times from batch {int(zero) + 1}"
+                raise ValueError(msg)
         return points
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:

@@ -122,3 +122,102 @@ def test_every_scenario_is_checked_before_the_first_runs(tmp_path):
     assert r.returncode == 2
     assert "user.conf:1: key *.Offline.min_query_count: min_query_count" in one_error_line(r)
     assert not (tmp_path / "o" / "SingleStream").exists()
+
+
+# --- profiles (cases 06-08) and flag bounds (case 09) ---------------------------------
+
+
+def test_case06_latency_table_that_falls_with_batch_is_refused(tmp_path):
+    w = case_dir(tmp_path, "06-profile-decreasing-latency-absurd-throughput")
+    r = run("simulate", "--profile", "decreasing.yaml", "--scenario", "Offline", "--min-duration-s", "1", "--batching", "dynamic:64", "--out", "./sb_case06", cwd=w)
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert msg.startswith("error: decreasing.yaml: field models.resnet50.latency.points: latency_ns must not fall")
+    # names the offending points, and where the extrapolation would reach zero:
+    # 32 + 100 * (32 - 1) / (355000 - 100) = 32.0087, so batch 33 would be non-positive.
+    assert "batch 1 takes 355000 ns but batch 32 takes 100 ns" in msg
+    assert "non-positive times from batch 33" in msg
+    assert "Samples per second" not in r.stdout
+    r = run("profile", "show", "decreasing.yaml", cwd=w)
+    assert r.returncode == 2 and "latency_ns must not fall" in one_error_line(r)
+
+
+def _limit_memory():  # runs in the child: a broken loader fails fast instead of taking the machine
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_case07_yaml_alias_bomb_refused_before_expansion(tmp_path):
+    w = case_dir(tmp_path, "07-profile-yaml-alias-bomb")
+    text = (w / "bomb.yaml").read_text()
+    assert len(text) < 1000 and text.count("&") == 9  # 9 levels of 9 aliases each: 9**9 leaves
+    r = subprocess.run(
+        [sys.executable, "-m", "simbench.cli.main", "profile", "show", "bomb.yaml"],
+        capture_output=True, text=True, cwd=w, timeout=120, preexec_fn=_limit_memory,
+    )
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert msg == (
+        "error: bomb.yaml: line 1: YAML anchor &a is not allowed in a profile (anchors and aliases"
+        " can expand a small file without bound); write the values out"
+    )
+
+
+def test_case08_bare_profile_name_is_the_shipped_one_even_if_a_folder_shadows_it(tmp_path):
+    work = tmp_path / "work08"
+    work.mkdir()
+    r = run("simulate", "--profile", "a100", "--scenario", "Offline", "--min-duration-s", "1", "--out", "a100", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert (work / "a100").is_dir()
+    r = run("simulate", "--profile", "a100", "--scenario", "Offline", "--min-duration-s", "1", "--out", "again", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert json.loads((work / "again" / "Offline" / "summary.json").read_text())["profile"] == "a100"
+    r = run("profile", "show", "a100", cwd=work)
+    assert r.returncode == 0 and "A100-SXM4-80GB" in r.stdout
+    # clearly a path: ./a100 is the folder, and says so
+    r = run("profile", "show", "./a100", cwd=work)
+    assert r.returncode == 2 and one_error_line(r) == "error: ./a100: is a directory; expected a profile .yaml file"
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.replace("│", " ").split())
+
+
+@pytest.mark.parametrize(
+    "args,flag,bound",
+    [
+        (("simulate", "--replicas", "1000000000"), "--replicas", "less than or equal to 4096"),
+        (("simulate", "--replicas", "0"), "--replicas", "greater than or equal to 1"),
+        (("simulate", "--min-query-count", "150000001"), "--min-query-count", "less than or equal to 150000000"),
+        (("simulate", "--target-qps", "2e9"), "--target-qps", "less than or equal to 1000000000"),
+        (("simulate", "--min-duration-s", "1e10"), "--min-duration-s", "less than or equal to 9223372036"),
+        (("simulate", "--target-latency-ms", "1e13"), "--target-latency-ms", "less than or equal to 9223372036854"),
+        (("simulate", "--seed", str(2**64)), "--seed", "less than or equal to 18446744073709551615"),
+        (("benchmark", "--sut", "null", "--workers", "0"), "--workers", "greater than or equal to 1"),
+        (("benchmark", "--sut", "null", "--workers", "100000"), "--workers", "less than or equal to 1024"),
+        (("benchmark", "--sut", "null", "--threads", "100000"), "--threads", "less than or equal to"),
+        (("benchmark", "--sut", "null", "--min-query-count", "1000000000"), "--min-query-count", "less than or equal to 150000000"),
+        (("benchmark", "--sut", "null", "--stall-timeout-s", "0"), "--stall-timeout-s", "greater than or equal to 0.001"),
+        (("benchmark", "--sut", "null", "--seed", "-1"), "--seed", "greater than or equal to 0"),
+    ],
+)
+def test_case09_size_and_count_flags_have_upper_bounds_checked_first(tmp_path, args, flag, bound):
+    r = run(*args, "--out", "o", cwd=tmp_path, timeout=60)
+    assert r.returncode == 2
+    err = _normalized(r.stderr)
+    assert f"Invalid value for '{flag}'" in err and bound in err, r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "o").exists()
+
+
+def test_flag_bounds_match_the_library_limits():
+    from simbench.arrivals import MAX_SCHEDULE_SIZE
+    from simbench.cli import _common as c
+    from simbench.jobs import MAX_REPLICAS
+    from simbench.profiles.schema import ScenarioHarness
+    from simbench.settings import INT64_MAX
+
+    assert c.MAX_QUERY_COUNT == MAX_SCHEDULE_SIZE
+    assert c.MAX_REPLICAS == MAX_REPLICAS == ScenarioHarness.model_fields["replicas"].metadata[1].le
+    assert int(c.MAX_DURATION_S) * 10**9 <= INT64_MAX < (int(c.MAX_DURATION_S) + 1) * 10**9
+    assert int(c.MAX_LATENCY_MS) * 10**6 <= INT64_MAX < (int(c.MAX_LATENCY_MS) + 1) * 10**6

@@ -69,7 +69,7 @@ CASES = [
      _del(lambda d: _rn(d)["calibration"][0], "source"),
      ["models.resnet50.calibration[0].source", "required field is missing"]),
     ("unknown scenario",
-     lambda d: _rn(d)["scenarios"].__setitem__("Sideways", _rn(d)["scenarios"]["Offline"]),
+     lambda d: _rn(d)["scenarios"].__setitem__("Sideways", copy.deepcopy(_rn(d)["scenarios"]["Offline"])),
      ["models.resnet50.scenarios", "unknown scenario 'Sideways'"]),
     ("unknown target scenario",
      _set(lambda d: _rn(d)["calibration"][0], "scenario", "Sideways"),
@@ -86,6 +86,9 @@ CASES = [
     ("batches not increasing",
      lambda d: _rn(d)["latency"]["points"].reverse(),
      ["models.resnet50.latency.points", "strictly increasing"]),
+    ("latency falls with batch",
+     lambda d: _rn(d)["latency"]["points"][1].__setitem__("latency_ns", _rn(d)["latency"]["points"][0]["latency_ns"] / 2),
+     ["models.resnet50.latency.points", "latency_ns must not fall as the batch grows: batch 1 takes"]),
     ("noise not ending at 1",
      lambda d: _rn(d)["noise"]["points"].pop(),
      ["models.resnet50.noise.quantiles.points", "end at 1"]),
@@ -184,3 +187,69 @@ def test_non_finite_or_absurd_latency_rejected(tmp_path, value):
     )
     with pytest.raises(ProfileError, match=r"models.m.latency.points\[0\].latency_ns"):
         load_profile(p)
+
+
+def test_flat_latency_table_is_accepted():
+    text = (
+        "name: x\ndevice: y\nmodels:\n  m:\n    latency:\n      points:\n"
+        "        - {batch: 1, latency_ns: 10, source: s}\n        - {batch: 8, latency_ns: 10, source: s}\n"
+    )
+    p = parse_profile(text, ORIGIN)
+    assert p.models["m"].latency.latency_ns(64) == 10.0  # slope 0 beyond the table: never below 10
+
+
+def test_falling_last_pair_reports_where_extrapolation_hits_zero():
+    text = (
+        "name: x\ndevice: y\nmodels:\n  m:\n    latency:\n      points:\n"
+        "        - {batch: 1, latency_ns: 100, source: s}\n        - {batch: 2, latency_ns: 200, source: s}\n"
+        "        - {batch: 4, latency_ns: 150, source: s}\n"
+    )
+    with pytest.raises(ProfileError) as info:
+        parse_profile(text, ORIGIN)
+    # the line through (2, 200) and (4, 150) reaches 0 at batch 4 + 150 * 2 / 50 = 10
+    assert "batch 2 takes 200 ns but batch 4 takes 150 ns" in str(info.value)
+    assert "non-positive times from batch 11" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("a: &x 1\nb: *x\n", "line 1: YAML anchor &x is not allowed"),
+        ("name: &n x\n", "line 1: YAML anchor &n is not allowed"),
+        ("base: {}\nother:\n  <<: *undefined\n", "line 3: YAML alias *undefined is not allowed"),
+    ],
+)
+def test_anchors_and_aliases_are_refused_before_construction(text, fragment):
+    with pytest.raises(ProfileError) as info:
+        parse_profile(text, ORIGIN)
+    assert str(info.value).startswith(f"{ORIGIN}: ") and fragment in str(info.value)
+
+
+def test_node_count_and_size_are_capped():
+    from simbench.profiles import MAX_PROFILE_BYTES, MAX_PROFILE_NODES
+
+    many = "[" + ",".join("1" for _ in range(MAX_PROFILE_NODES + 1)) + "]"
+    with pytest.raises(ProfileError, match=f"more than {MAX_PROFILE_NODES:,} YAML nodes"):
+        parse_profile(f"x: {many}\n", ORIGIN)
+    with pytest.raises(ProfileError, match="a profile is at most"):
+        parse_profile("#" * (MAX_PROFILE_BYTES + 1), ORIGIN)
+
+
+def test_python_tags_still_refused():
+    with pytest.raises(ProfileError, match=rf"^{ORIGIN}: not valid YAML"):
+        parse_profile("name: !!python/object/apply:os.system ['true']\n", ORIGIN)
+
+
+def test_bare_name_is_shipped_even_when_cwd_has_that_name(tmp_path, monkeypatch, base):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a100").mkdir()  # e.g. an earlier run's --out a100
+    (tmp_path / "l4").write_text("not a profile")
+    assert load_profile("a100").name == "a100" and load_profile("l4").name == "l4"
+    # a bare name that is not shipped but is a file: that file
+    (tmp_path / "mine").write_text(yaml.safe_dump(dict(base, name="mine"), sort_keys=False))
+    assert load_profile("mine").name == "mine"
+    # clearly paths are paths
+    with pytest.raises(ProfileError, match=r"^\./a100: is a directory"):
+        load_profile("./a100")
+    with pytest.raises(ProfileError, match=r"^a100\.yaml: profile file not found"):
+        load_profile("a100.yaml")
