@@ -1,8 +1,9 @@
 """Real systems under test and the real load generator (``simbench benchmark``).
 
 =========================  ============================================================
-``sut``                    LoadGen-shaped SUT protocol; ``NullSUT``, ``CallableSUT``,
-                           ``OnnxSUT`` (ONNX Runtime), ``make_sut``, ``Batching``
+``base``                   LoadGen-shaped SUT protocol, the worker pool and its batcher
+``sut``                    ``NullSUT``, ``CallableSUT``, ``OnnxSUT`` (ONNX Runtime), ``make_sut``
+``http``                   ``HttpSUT`` (KServe v2) and ``serve_onnx``, a loopback server
 ``models``                 ResNet-50 v1.5 and a tiny CNN built locally (seeded weights)
 ``loadgen``                ``LoadGenerator``: LoadGen's issue rules on a real SUT -> Trace
 ``mlcommons``              the same SUT under the official ``mlperf_loadgen`` package

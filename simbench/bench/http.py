@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from simbench.bench.sut import Batching, _PooledSUT
+from simbench.bench.base import Batching, PooledSUT
 
 __all__ = ["HttpSUT", "serve_onnx"]
 
@@ -34,7 +34,7 @@ _NP_TO_V2 = {np.dtype(np.float32): "FP32", np.dtype(np.float16): "FP16", np.dtyp
 _V2_TO_NP = {v: k for k, v in _NP_TO_V2.items()}
 
 
-class HttpSUT(_PooledSUT):
+class HttpSUT(PooledSUT):
     """A KServe-v2 HTTP endpoint as a SUT: one POST per batch, one keep-alive connection per worker.
 
     Parameters

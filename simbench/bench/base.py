@@ -1,0 +1,251 @@
+"""The pieces every real SUT adapter shares: the LoadGen-shaped SUT protocol and the
+worker pool with its dynamic batcher.
+
+=====================  ================================================================
+``QuerySample``        one sample of a query: response ``id`` and QSL ``index``
+``CompletionSink``     what a SUT calls to report completions (or a failure)
+``SUT``                the protocol every SUT follows
+``Batching``           SUT-side batching policy (``max_batch``, ``timeout_us``)
+``BatchQueue``         the FIFO a pool's workers drain in batches
+``PooledSUT``          workers pulling batches from a ``BatchQueue`` (base of the callable,
+                       ONNX Runtime and HTTP adapters)
+=====================  ================================================================
+
+This module sits below the adapters (``simbench.bench.sut``, ``simbench.bench.http``), so
+they import it and never each other.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+__all__ = ["QuerySample", "CompletionSink", "SUT", "Batching", "BatchQueue", "PooledSUT"]
+
+
+class QuerySample(NamedTuple):
+    """One sample of a query, as LoadGen's ``QuerySample``.
+
+    Attributes
+    ----------
+    id : int
+        Response id; report it back through ``CompletionSink.complete``. Opaque to the SUT.
+    index : int
+        QSL index of the sample (which input to run).
+    """
+
+    id: int
+    index: int
+
+
+@runtime_checkable
+class CompletionSink(Protocol):
+    """Where a SUT reports completions (LoadGen's ``QuerySamplesComplete``). Thread-safe."""
+
+    def complete(
+        self,
+        ids: Sequence[int],
+        *,
+        start_ns: int | None = None,
+        batch_id: int | None = None,
+        device_id: int | None = None,
+    ) -> None:
+        """Report samples complete; the sink timestamps the call on entry.
+
+        Parameters
+        ----------
+        ids : sequence of int
+            Response ids (``QuerySample.id``) of the finished samples.
+        start_ns : int, optional
+            ``time.perf_counter_ns()`` when their execution began (batch dispatch).
+        batch_id, device_id : int, optional
+            Which batch and which worker served them.
+        """
+
+    def fail(self, reason: str) -> None:
+        """Report that the SUT cannot go on (the run becomes INVALID with ``reason``)."""
+
+
+@runtime_checkable
+class SUT(Protocol):
+    """A system under test, LoadGen-shaped.
+
+    Attributes
+    ----------
+    name : str
+        Shown as "SUT name" in the summary.
+    """
+
+    name: str
+
+    def start(self, sink: CompletionSink) -> None:
+        """Bind the completion sink and start worker threads (untimed)."""
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        """QSL: bring these sample indices into memory (untimed)."""
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        """QSL: release them."""
+
+    def issue_query(self, samples: Sequence[QuerySample]) -> None:
+        """Accept a query; must return quickly and complete each sample later via the sink."""
+
+    def flush_queries(self) -> None:
+        """No more queries are coming (LoadGen's ``FlushQueries``)."""
+
+    def stop(self) -> None:
+        """Stop workers; pending samples are abandoned."""
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description for trace metadata and provenance."""
+
+
+@dataclass(frozen=True)
+class Batching:
+    """SUT-side dynamic batching: a worker takes up to ``max_batch`` queued samples, waiting at
+    most ``timeout_us`` after the first for more to arrive.
+
+    Parameters
+    ----------
+    max_batch : int
+        Largest batch (>= 1); 1 means no batching.
+    timeout_us : float
+        Longest wait for a batch to fill, microseconds (>= 0). 0 takes what is queued.
+    """
+
+    max_batch: int = 1
+    timeout_us: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_batch, int) or self.max_batch < 1:
+            raise ValueError(f"max_batch: expected an integer >= 1, got {self.max_batch!r}")
+        if not self.timeout_us >= 0:
+            raise ValueError(f"timeout_us: expected >= 0 us, got {self.timeout_us!r}")
+
+
+# ---------------------------------------------------------------------------------------
+# Worker pool + batcher shared by the callable and ONNX adapters
+# ---------------------------------------------------------------------------------------
+
+
+class BatchQueue:
+    """FIFO of samples that workers drain in batches (max size, fill timeout)."""
+
+    def __init__(self, batching: Batching) -> None:
+        self._items: collections.deque[QuerySample] = collections.deque()
+        self._cv = threading.Condition()
+        self._closed = False
+        self._max = batching.max_batch
+        self._timeout_s = batching.timeout_us / 1e6
+
+    def put_many(self, samples: Sequence[QuerySample]) -> None:
+        with self._cv:
+            self._items.extend(samples)
+            self._cv.notify(len(samples))
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._items.clear()
+            self._cv.notify_all()
+
+    def take(self) -> list[QuerySample] | None:
+        """Block for the next batch; None once closed."""
+        with self._cv:
+            while not self._items and not self._closed:
+                self._cv.wait()
+            if self._closed:
+                return None
+            if self._timeout_s > 0 and len(self._items) < self._max:
+                deadline = time.perf_counter() + self._timeout_s
+                while len(self._items) < self._max and not self._closed:
+                    left = deadline - time.perf_counter()
+                    if left <= 0 or not self._cv.wait(left):
+                        break
+                if self._closed:
+                    return None
+            n = min(self._max, len(self._items))
+            batch = [self._items.popleft() for _ in range(n)]
+            if self._items:
+                self._cv.notify()
+            return batch
+
+
+class PooledSUT:
+    """Workers that pull batches from a ``BatchQueue`` and call ``self._run_batch``."""
+
+    name = "PooledSUT"
+
+    def __init__(self, *, workers: int = 1, batching: Batching | None = None) -> None:
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
+        self.workers = workers
+        self.batching = batching or Batching()
+        self._sink: CompletionSink | None = None
+        self._queue: BatchQueue | None = None
+        self._threads: list[threading.Thread] = []
+        self._batch_seq = 0
+        self._seq_lock = threading.Lock()
+
+    def _run_batch(self, indices: np.ndarray, worker: int) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def start(self, sink: CompletionSink) -> None:
+        self._sink = sink
+        self._queue = BatchQueue(self.batching)
+        self._threads = [
+            threading.Thread(target=self._worker, args=(w,), name=f"simbench-sut-{w}", daemon=True)
+            for w in range(self.workers)
+        ]
+        for t in self._threads:
+            t.start()
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def issue_query(self, samples: Sequence[QuerySample]) -> None:
+        self._queue.put_many(samples)  # type: ignore[union-attr]
+
+    def flush_queries(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        if self._queue is not None:
+            self._queue.close()
+        for t in self._threads:
+            t.join(timeout=1.0)
+        self._threads = []
+
+    def _worker(self, worker: int) -> None:
+        q, sink = self._queue, self._sink
+        while True:
+            batch = q.take()  # type: ignore[union-attr]
+            if batch is None:
+                return
+            with self._seq_lock:
+                batch_id = self._batch_seq
+                self._batch_seq += 1
+            start = time.perf_counter_ns()
+            try:
+                self._run_batch(np.fromiter((s.index for s in batch), np.int64, len(batch)), worker)
+            except BaseException as exc:  # a failing SUT ends the run, it must not hang it
+                sink.fail(f"SUT raised {type(exc).__name__}: {exc}")  # type: ignore[union-attr]
+                return
+            sink.complete(  # type: ignore[union-attr]
+                [s.id for s in batch], start_ns=start, batch_id=batch_id, device_id=worker
+            )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "workers": self.workers,
+            "batching": {"max_batch": self.batching.max_batch, "timeout_us": self.batching.timeout_us},
+        }
