@@ -18,7 +18,8 @@ from pathlib import Path
 
 from simbench.bench.loadgen import LoadGenerator, host_info
 from simbench.bench.mlcommons import run_mlcommons
-from simbench.bench.sut import make_sut, parse_batching
+from simbench.batching import parse_batching
+from simbench.bench.sut import make_sut
 from simbench.settings import official_settings
 from simbench.report import summary_to_dict
 

@@ -62,3 +62,13 @@ def cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+BATCHING_HELP = (
+    "SUT-side batching, the same grammar for simulate and benchmark: none | N |"
+    " dynamic:MAX_BATCH[:TIMEOUT_US]. 'none' (or '1'): one sample per batch; 'N': up to N queued"
+    " samples, no waiting (= dynamic:N:0); 'dynamic:MAX_BATCH[:TIMEOUT_US]': wait until MAX_BATCH"
+    " samples are queued or the oldest has waited TIMEOUT_US microseconds (default 0), as Triton's"
+    " max_queue_delay. MAX_BATCH 1..1000000, TIMEOUT_US 0..60000000."
+)
+"""``--batching`` help for ``simulate`` and ``benchmark`` (``simbench.batching.parse_batching``)."""

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from simbench.cli._common import (
+    BATCHING_HELP,
     MAX_DURATION_S,
     MAX_LATENCY_MS,
     MAX_QPS,
@@ -41,7 +42,7 @@ def benchmark(
     seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Derive the QSL, sample-index and schedule seeds from this integer \\[default: mlperf.conf's official seeds].", rich_help_panel=_SETTINGS)] = None,
     workers: Annotated[int, typer.Option(min=1, max=MAX_WORKERS, help="Concurrent SUT workers sharing one ORT session.", rich_help_panel=_SUT)] = 1,
     threads: Annotated[int, typer.Option(min=0, max=cores(), help="ONNX Runtime intra-op threads (0 = ORT default, one per core).", rich_help_panel=_SUT)] = 0,
-    batching: Annotated[Optional[str], typer.Option(help="SUT-side batching: 'none', N, or 'dynamic:MAX_BATCH[:TIMEOUT_US]'.", rich_help_panel=_SUT)] = None,
+    batching: Annotated[Optional[str], typer.Option(help=BATCHING_HELP + " \\[default: none]", rich_help_panel=_SUT)] = None,
     engine: Annotated[str, typer.Option(help="'simbench' (this package's load generator) or 'mlcommons' (the official mlperf_loadgen; pip install 'simbench\\[mlcommons]').", rich_help_panel=_RUN)] = "simbench",
     stall_timeout_s: Annotated[float, typer.Option("--stall-timeout-s", min=0.001, max=MAX_STALL_S, help="INVALID if samples stay outstanding with no completion for this long (seconds).", rich_help_panel=_RUN)] = 60.0,
     out: Annotated[Optional[str], typer.Option(help="Output folder \\[default: ./simbench_results/bench-<timestamp>/].", rich_help_panel=_RUN)] = None,

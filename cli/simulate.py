@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from simbench.cli._common import (
+    BATCHING_HELP,
     MAX_DURATION_S,
     MAX_LATENCY_MS,
     MAX_QPS,
@@ -32,7 +33,7 @@ def simulate(
     min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, max=MAX_DURATION_S, help="min_duration in seconds (official: 600).", rich_help_panel=_SETTINGS)] = None,
     min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, max=MAX_QUERY_COUNT, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
     conf: Annotated[Optional[str], typer.Option(help="A user.conf in mlperf.conf syntax, applied over the official values.", rich_help_panel=_SETTINGS)] = None,
-    batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (default: the profile's harness setting per scenario).", rich_help_panel=_SUT)] = None,
+    batching: Annotated[Optional[str], typer.Option(help=BATCHING_HELP + " \\[default: the profile's harness setting per scenario]", rich_help_panel=_SUT)] = None,
     replicas: Annotated[Optional[int], typer.Option(min=1, max=MAX_REPLICAS, help="Identical devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Derive every seed (QSL, sample index, schedule, service noise) from this integer (default: mlperf.conf's official seeds, service seed 0).", rich_help_panel=_RUN)] = None,
     engine: Annotated[str, typer.Option(help="auto, simpy or numba. Both give the identical trace; numba is the fast path.", rich_help_panel=_RUN)] = "auto",

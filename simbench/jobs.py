@@ -19,7 +19,8 @@ from typing import Any, Callable
 import numpy as np
 
 from simbench.errors import SimbenchInputError
-from simbench.profiles import DynamicBatching, NoBatching, load_profile
+from simbench.batching import parse_batching
+from simbench.profiles import load_profile
 from simbench.settings import (
     ConfEntry,
     Scenario,
@@ -68,37 +69,6 @@ class ScenarioOutcome:
     engine: str
     wall_s: float
     peak: Any = None
-
-
-def parse_batching(text: str) -> NoBatching | DynamicBatching:
-    """Parse ``--batching``: ``none`` or ``dynamic:MAX_BATCH[:TIMEOUT_US]``.
-
-    Raises
-    ------
-    ValueError
-        Anything else, naming the flag and the accepted forms.
-    """
-    t = text.strip().lower()
-    if t in ("none", "off", "1"):
-        return NoBatching()
-    parts = t.split(":")
-    if parts[0] == "dynamic" and len(parts) in (2, 3):
-        try:
-            max_batch = int(parts[1])
-            timeout_us = float(parts[2]) if len(parts) == 3 else 0.0
-        except ValueError:
-            raise ValueError(
-                f"--batching {text!r}: MAX_BATCH must be an integer and TIMEOUT_US a number"
-            ) from None
-        if not 1 <= max_batch <= 1_000_000:
-            raise ValueError(f"--batching {text!r}: MAX_BATCH must be in 1..1000000")
-        if not 0 <= timeout_us <= 60_000_000:
-            raise ValueError(f"--batching {text!r}: TIMEOUT_US must be in 0..60000000 (60 s)")
-        return DynamicBatching(max_batch=max_batch, timeout_us=timeout_us)
-    raise ValueError(
-        f"--batching: expected 'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (e.g. dynamic:128:2000),"
-        f" got {text!r}"
-    )
 
 
 MAX_REPLICAS = 4096

@@ -25,16 +25,15 @@ Examples
 """
 
 from simbench.bench.loadgen import BenchmarkInterrupted, BenchmarkRun, LoadGenerator, host_info
+from simbench.batching import DynamicBatching, NoBatching, parse_batching
 from simbench.bench.sut import (
     SUT,
-    Batching,
     CallableSUT,
     CompletionSink,
     NullSUT,
     OnnxSUT,
     QuerySample,
     make_sut,
-    parse_batching,
 )
 
 __all__ = [
@@ -45,7 +44,8 @@ __all__ = [
     "SUT",
     "CompletionSink",
     "QuerySample",
-    "Batching",
+    "NoBatching",
+    "DynamicBatching",
     "NullSUT",
     "CallableSUT",
     "OnnxSUT",

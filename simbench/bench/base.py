@@ -5,7 +5,6 @@ worker pool with its dynamic batcher.
 ``QuerySample``        one sample of a query: response ``id`` and QSL ``index``
 ``CompletionSink``     what a SUT calls to report completions (or a failure)
 ``SUT``                the protocol every SUT follows
-``Batching``           SUT-side batching policy (``max_batch``, ``timeout_us``)
 ``BatchQueue``         the FIFO a pool's workers drain in batches
 ``PooledSUT``          workers pulling batches from a ``BatchQueue`` (base of the callable,
                        ONNX Runtime and HTTP adapters)
@@ -20,12 +19,13 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-__all__ = ["QuerySample", "CompletionSink", "SUT", "Batching", "BatchQueue", "PooledSUT"]
+from simbench.batching import DynamicBatching, NoBatching
+
+__all__ = ["QuerySample", "CompletionSink", "SUT", "BatchQueue", "PooledSUT"]
 
 
 class QuerySample(NamedTuple):
@@ -105,29 +105,6 @@ class SUT(Protocol):
         """JSON-able description for trace metadata and provenance."""
 
 
-@dataclass(frozen=True)
-class Batching:
-    """SUT-side dynamic batching: a worker takes up to ``max_batch`` queued samples, waiting at
-    most ``timeout_us`` after the first for more to arrive.
-
-    Parameters
-    ----------
-    max_batch : int
-        Largest batch (>= 1); 1 means no batching.
-    timeout_us : float
-        Longest wait for a batch to fill, microseconds (>= 0). 0 takes what is queued.
-    """
-
-    max_batch: int = 1
-    timeout_us: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.max_batch, int) or self.max_batch < 1:
-            raise ValueError(f"max_batch: expected an integer >= 1, got {self.max_batch!r}")
-        if not self.timeout_us >= 0:
-            raise ValueError(f"timeout_us: expected >= 0 us, got {self.timeout_us!r}")
-
-
 # ---------------------------------------------------------------------------------------
 # Worker pool + batcher shared by the callable and ONNX adapters
 # ---------------------------------------------------------------------------------------
@@ -136,7 +113,7 @@ class Batching:
 class BatchQueue:
     """FIFO of samples that workers drain in batches (max size, fill timeout)."""
 
-    def __init__(self, batching: Batching) -> None:
+    def __init__(self, batching: NoBatching | DynamicBatching) -> None:
         self._items: collections.deque[QuerySample] = collections.deque()
         self._cv = threading.Condition()
         self._closed = False
@@ -181,11 +158,16 @@ class PooledSUT:
 
     name = "PooledSUT"
 
-    def __init__(self, *, workers: int = 1, batching: Batching | None = None) -> None:
+    def __init__(self, *, workers: int = 1, batching: NoBatching | DynamicBatching | None = None) -> None:
         if not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
         self.workers = workers
-        self.batching = batching or Batching()
+        if batching is not None and not isinstance(batching, (NoBatching, DynamicBatching)):
+            raise TypeError(
+                "batching: expected simbench.batching.NoBatching or DynamicBatching"
+                f" (parse_batching reads the --batching text), got {type(batching).__name__}"
+            )
+        self.batching = batching or NoBatching()
         self._sink: CompletionSink | None = None
         self._queue: BatchQueue | None = None
         self._threads: list[threading.Thread] = []
@@ -247,5 +229,5 @@ class PooledSUT:
         return {
             "name": self.name,
             "workers": self.workers,
-            "batching": {"max_batch": self.batching.max_batch, "timeout_us": self.batching.timeout_us},
+            "batching": self.batching.describe(),
         }

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from simbench.bench.base import Batching, PooledSUT
+from simbench.batching import DynamicBatching, NoBatching
+from simbench.bench.base import PooledSUT
 
 __all__ = ["HttpSUT", "serve_onnx"]
 
@@ -43,7 +44,7 @@ class HttpSUT(PooledSUT):
         ``http://host:port/v2/models/NAME`` (the model's metadata URL).
     workers : int
         Concurrent requests in flight (one connection each).
-    batching : Batching, optional
+    batching : NoBatching or DynamicBatching, optional
         Samples per request (SUT-side dynamic batching) [default: 1].
     input_pool : int
         Distinct synthetic inputs (seeded); sample ``i`` sends tensor ``i % input_pool``.
@@ -64,7 +65,7 @@ class HttpSUT(PooledSUT):
         url: str,
         *,
         workers: int = 1,
-        batching: Batching | None = None,
+        batching: NoBatching | DynamicBatching | None = None,
         input_pool: int = 16,
         seed: int = 0,
         timeout_s: float = 30.0,

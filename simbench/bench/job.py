@@ -94,7 +94,8 @@ def default_out_dir() -> Path:
 
 def build_sut(opts: BenchmarkOptions):
     """The SUT named by ``opts.sut`` with its workers/threads/batching."""
-    from simbench.bench.sut import make_sut, parse_batching
+    from simbench.batching import parse_batching
+    from simbench.bench.sut import make_sut
 
     return make_sut(opts.sut, threads=opts.threads, workers=opts.workers, batching=parse_batching(opts.batching))
 

@@ -35,6 +35,8 @@ from typing import Annotated, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simbench.batching import BatchingPolicy, DynamicBatching, NoBatching
+
 __all__ = [
     "Sourced",
     "LatencyPoint",
@@ -210,36 +212,6 @@ class ExponentialNoise(_Strict):
 NoiseModel = Annotated[
     Union[NoNoise, LognormalNoise, QuantileNoise, ExponentialNoise], Field(discriminator="kind")
 ]
-
-
-class NoBatching(_Strict):
-    """Each sample is its own batch of one, served in arrival order."""
-
-    kind: Literal["none"] = "none"
-
-    @property
-    def max_batch(self) -> int:
-        return 1
-
-    @property
-    def timeout_us(self) -> float:
-        return 0.0
-
-
-class DynamicBatching(_Strict):
-    """Dynamic batching as in Triton's ``max_queue_delay`` or NVIDIA's MLPerf harness.
-
-    When a device is free, it takes ``max_batch`` queued samples at once if that many are
-    waiting; otherwise it waits until either ``max_batch`` are queued or the oldest queued
-    sample has waited ``timeout_us``, then takes all queued samples (at most ``max_batch``).
-    """
-
-    kind: Literal["dynamic"] = "dynamic"
-    max_batch: int = Field(ge=1, le=1_000_000)
-    timeout_us: float = Field(ge=0, le=60_000_000)
-
-
-BatchingPolicy = Annotated[Union[NoBatching, DynamicBatching], Field(discriminator="kind")]
 
 
 class ScenarioHarness(_Strict):

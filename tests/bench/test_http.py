@@ -11,7 +11,8 @@ from bench_helpers import short_settings  # noqa: E402
 
 from simbench.bench.http import HttpSUT, serve_onnx  # noqa: E402
 from simbench.bench.loadgen import LoadGenerator  # noqa: E402
-from simbench.bench.sut import Batching, make_sut  # noqa: E402
+from simbench.batching import DynamicBatching  # noqa: E402
+from simbench.bench.sut import make_sut  # noqa: E402
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def server(tiny_model):
 
 
 def test_http_sut_server_scenario(server):
-    sut = make_sut(server, workers=2, batching=Batching(4, 1000))
+    sut = make_sut(server, workers=2, batching=DynamicBatching(max_batch=4, timeout_us=1000))
     assert isinstance(sut, HttpSUT)
     run = LoadGenerator(sut, short_settings("Server", server_target_qps=200.0), qsl_total_count=1000, qsl_performance_count=256).run()
     assert run.status == "complete" and run.outstanding_samples == 0

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simbench.batching import DynamicBatching
 from simbench.report import render_text
 from simbench.bench.loadgen import RAN_OUT_MESSAGE, LoadGenerator
-from simbench.bench.sut import Batching, CallableSUT, NullSUT, OnnxSUT
+from simbench.bench.sut import CallableSUT, NullSUT, OnnxSUT
 from simbench.schedule import schedule
 from simbench.settings import Scenario, resolve
 from simbench.summary import summarize
@@ -85,7 +86,7 @@ def test_ran_out_of_generated_queries_is_invalid():
 
 def test_offline_one_query_all_samples_batched(tiny_model):
     s = short_settings("Offline", min_query_count=300)
-    sut = OnnxSUT(tiny_model, threads=1, workers=2, batching=Batching(16, 0))
+    sut = OnnxSUT(tiny_model, threads=1, workers=2, batching=DynamicBatching(max_batch=16, timeout_us=0))
     run = _run(sut, s)
     t = run.trace
     assert t.query_count == 1 and len(t) == 300
@@ -99,7 +100,7 @@ def test_offline_one_query_all_samples_batched(tiny_model):
 
 def test_dynamic_batching_timeout_forms_batches(tiny_model):
     s = short_settings("Server", server_target_qps=2000.0)
-    sut = OnnxSUT(tiny_model, threads=1, workers=1, batching=Batching(8, 3000))
+    sut = OnnxSUT(tiny_model, threads=1, workers=1, batching=DynamicBatching(max_batch=8, timeout_us=3000))
     run = _run(sut, s)
     sizes = np.bincount(run.trace.batch_id)
     assert sizes.max() > 1 and sizes.max() <= 8  # waited for company, never past max

@@ -12,7 +12,8 @@ from bench_helpers import short_settings  # noqa: E402
 from simbench.report import summary_to_dict  # noqa: E402
 from simbench.bench.loadgen_logs import compare_with_loadgen, import_loadgen_dir  # noqa: E402
 from simbench.bench.mlcommons import run_mlcommons, to_loadgen_settings  # noqa: E402
-from simbench.bench.sut import Batching, CallableSUT, NullSUT, OnnxSUT  # noqa: E402
+from simbench.batching import DynamicBatching  # noqa: E402
+from simbench.bench.sut import CallableSUT, NullSUT, OnnxSUT  # noqa: E402
 from simbench.stats import latency_early_stopping  # noqa: E402
 
 
@@ -77,7 +78,7 @@ def test_early_stopping_equal_given_loadgen_latencies(tmp_path):
 
 
 def test_sut_side_records_merge_with_loadgen_trace(tiny_model, tmp_path):
-    sut = OnnxSUT(tiny_model, threads=1, workers=1, batching=Batching(4, 500))
+    sut = OnnxSUT(tiny_model, threads=1, workers=1, batching=DynamicBatching(max_batch=4, timeout_us=500))
     run = _mlc(sut, short_settings("Server", server_target_qps=300.0), tmp_path)
     t = run.trace
     assert t.batch_id is not None and t.device_id is not None

@@ -44,6 +44,18 @@ def test_server_far_above_capacity_is_invalid_with_reason(tmp_path):
     assert " * Reduce target QPS to improve latency." in r.stdout
 
 
+def test_batching_n_is_the_benchmark_grammar(tmp_path):
+    """``--batching 8`` means dynamic:8:0 for simulate, as it does for benchmark."""
+    import pyarrow.parquet as pq
+
+    r = run("simulate", "--scenario", "Offline", "--min-duration-s", "1", "--batching", "8", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    meta = json.loads(pq.read_schema(tmp_path / "Offline" / "trace.parquet").metadata[b"simbench.run"])
+    assert meta["sut"]["batching"] == {"kind": "dynamic", "max_batch": 8, "timeout_us": 0.0}
+    batch_sizes = pq.read_table(tmp_path / "Offline" / "trace.parquet").column("batch_id").to_pandas().value_counts()
+    assert batch_sizes.max() == 8
+
+
 def test_json_output(tmp_path):
     r = run("simulate", "--scenario", "SingleStream", "--min-duration-s", "2", "--json", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
@@ -58,7 +70,8 @@ def test_json_output(tmp_path):
         (("--profile", "a1000"), "unknown profile 'a1000'; shipped profiles: a100"),
         (("--profile", "a100", "--model", "gpt9"), "has no model 'gpt9'"),
         (("--scenario", "Streaming"), "unknown value 'Streaming'"),
-        (("--batching", "static:8"), "--batching: expected 'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]'"),
+        (("--batching", "static:8"), "--batching: expected none | N | dynamic:MAX_BATCH[:TIMEOUT_US]"),
+        (("--batching", "dynamic:0"), "--batching 'dynamic:0': MAX_BATCH must be in 1..1000000"),
         (("--engine", "gpu"), "--engine: expected auto, simpy or numba"),
     ],
 )
