@@ -35,10 +35,18 @@ def import_(
     from simbench.report import render_text, summary_to_dict
     from simbench.trace import write_trace
 
+    import sys
+
     run = import_loadgen_dir(directory)
+    for w in run.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     out_dir = Path(out) if out else Path(directory) / "simbench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload: dict = {"loadgen_files": run.files, "loadgen_result_validity": run.detail.get("result_validity")}
+    payload: dict = {
+        "loadgen_files": run.files,
+        "loadgen_result_validity": run.detail.get("result_validity"),
+        "import_warnings": list(run.warnings),
+    }
     if run.trace is None:
         payload["note"] = "no per-sample Sample events in mlperf_log_trace.json; LoadGen's results only"
         payload["loadgen_results"] = {k: v for k, v in run.detail.items() if k.startswith(("result_", "early_stopping"))}
@@ -84,3 +92,6 @@ def summary(
 
     s = summarize_trace_file(trace)
     typer.echo(summary_to_json(s) if json_out else render_text(s), nl=False)
+    if not json_out and s.errors:
+        # LoadGen's text only counts the errors; the trace carries them, so show them.
+        typer.echo("Errors recorded in the trace:\n" + "".join(f"  {e}\n" for e in s.errors), nl=False)

@@ -356,6 +356,66 @@ class EffectiveSettings:
         d["mode"] = self.mode.name
         return d
 
+    @classmethod
+    def from_dict(cls, d: Any) -> "EffectiveSettings":
+        """Inverse of ``to_dict``, validated (it reads metadata written by any tool).
+
+        Raises
+        ------
+        ValueError
+            Not a mapping; missing or unknown keys (all named); a value of the wrong type
+            or range (named with the key).
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a JSON object, got {type(d).__name__}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        required = {n for n, f in fields.items() if f.default is dataclasses.MISSING}
+        missing = sorted(required - set(d))
+        unknown = sorted(set(d) - set(fields))
+        if missing or unknown:
+            parts = []
+            if missing:
+                parts.append("missing keys " + ", ".join(missing))
+            if unknown:
+                parts.append("unknown keys " + ", ".join(map(str, unknown)))
+            raise ValueError("; ".join(parts))
+        out: dict[str, Any] = {}
+        for name, value in d.items():
+            ftype = fields[name].type
+            if name == "scenario":
+                if isinstance(value, Scenario):
+                    out[name] = value
+                    continue
+                out[name] = Scenario.parse(value) if isinstance(value, str) else None
+                if out[name] is None:
+                    raise ValueError(f"key scenario: expected a scenario name, got {value!r}")
+            elif name == "mode":
+                try:
+                    out[name] = TestMode[value] if isinstance(value, str) else TestMode(value)
+                except (KeyError, ValueError, TypeError):
+                    raise ValueError(f"key mode: expected a TestMode name or 0..3, got {value!r}") from None
+            elif ftype in ("bool", bool):
+                if not isinstance(value, bool):
+                    raise ValueError(f"key {name}: expected true/false, got {value!r}")
+                out[name] = value
+            elif ftype in ("int", int):
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    raise ValueError(f"key {name}: expected an integer >= 0, got {value!r}")
+                try:
+                    _check_int_range(name, value)
+                except ValueError as exc:
+                    raise ValueError(f"key {exc}") from None
+                out[name] = value
+            else:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                    raise ValueError(f"key {name}: expected a finite number, got {value!r}")
+                out[name] = float(value)
+        if out["samples_per_query"] < 1:
+            raise ValueError(f"key samples_per_query: expected >= 1, got {out['samples_per_query']}")
+        if not 0.0 < out["target_latency_percentile"] < 1.0:
+            raise ValueError(f"key target_latency_percentile: expected a fraction in (0, 1), got {out['target_latency_percentile']}")
+        return cls(**out)
+
 
 def resolve(
     settings: TestSettings,

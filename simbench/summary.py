@@ -174,10 +174,9 @@ def summarize(
     -------
     Summary
 
-    Raises
-    ------
-    ValueError
-        An empty trace.
+    An empty trace (a run whose SUT completed nothing) gives an INVALID summary with 0
+    queries, zero latencies, no early-stopping result, and the run's ``errors`` plus
+    "no samples completed".
 
     Notes
     -----
@@ -194,7 +193,7 @@ def summarize(
     * min queries: ``n >= min_query_count`` and ``samples >= min_sample_count``.
     """
     if len(trace) == 0:
-        raise ValueError("trace: no samples; nothing to summarise")
+        return _empty_summary(effective, sut_name, errors, warnings)
     eff = effective
     scen = eff.scenario
     rule = SCENARIO_RULES[scen]
@@ -283,6 +282,43 @@ def summarize(
             **_issue_lag(trace),
         },
         **kwargs,
+    )
+
+
+NO_SAMPLES_ERROR = "no samples completed: the trace is empty"
+
+
+def _empty_summary(eff: EffectiveSettings, sut_name: str, errors, warnings) -> Summary:
+    """The INVALID summary of a run that completed no sample (every check fails)."""
+    errs = tuple(errors) + ((NO_SAMPLES_ERROR,) if NO_SAMPLES_ERROR not in errors else ())
+    per_scenario: dict[str, Any] = {
+        Scenario.SingleStream: {"qps_with_loadgen_overhead": 0.0, "qps_without_loadgen_overhead": 0.0},
+        Scenario.MultiStream: {},
+        Scenario.Server: {"completed_samples_per_second": 0.0, "scheduled_samples_per_second": 0.0, "overlatency_count": 0},
+        Scenario.Offline: {"samples_per_second": 0.0},
+    }[eff.scenario]
+    return Summary(
+        scenario=eff.scenario,
+        sut_name=sut_name,
+        mode=eff.mode.name,
+        effective=eff,
+        query_count=0,
+        sample_count=0,
+        result_valid=False,
+        perf_constraints_met=None,
+        min_duration_met=False,
+        min_queries_met=False,
+        early_stopping_met=False,
+        headline_value=0.0,
+        latency_min_ns=0,
+        latency_max_ns=0,
+        latency_mean_ns=0,
+        latency_percentiles_ns={p: 0 for p in REPORTED_PERCENTILES},
+        early_stopping=(),
+        errors=errs,
+        warnings=tuple(warnings),
+        extra={"target_percentile_latency_ns": 0, "run_end_ns": 0},
+        **per_scenario,
     )
 
 

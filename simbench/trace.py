@@ -214,8 +214,8 @@ def read_trace(path: str | Path) -> Trace:
         nulls = arr.null_count
         if name not in NULLABLE_COLUMNS and nulls:
             raise TraceError(f"{p}: column {name!r}: {nulls} null values in a required column")
-        if nulls == len(arr):
-            cols[name] = None
+        if name in NULLABLE_COLUMNS and nulls == len(arr):
+            cols[name] = None  # entirely absent (a 0-row trace keeps empty required columns)
             continue
         values = arr.to_numpy(zero_copy_only=False) if nulls == 0 else arr.fill_null(0).to_numpy()
         cols[name] = np.ascontiguousarray(values, dtype=np.int64)
@@ -228,7 +228,46 @@ def read_trace(path: str | Path) -> Trace:
             meta = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise TraceError(f"{p}: metadata {METADATA_KEY.decode()!r} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict):
+        raise TraceError(f"{p}: metadata {METADATA_KEY.decode()!r}: expected a JSON object, got {type(meta).__name__}")
     qid = cols["query_id"]
     if qid.shape[0] and np.any(np.diff(qid) < 0):
-        raise TraceError(f"{p}: column 'query_id': rows must be ordered by query_id (query-major)")
+        row = int(np.flatnonzero(np.diff(qid) < 0)[0]) + 1
+        raise TraceError(
+            f"{p}: column 'query_id': rows must be ordered by query_id (query-major); row {row}"
+            f" has query_id {int(qid[row])} after {int(qid[row - 1])}"
+        )
+    _check_time_order(p, cols, masks)
     return Trace(masks=masks, metadata=meta, **cols)
+
+
+def _check_time_order(p: Path, cols: dict[str, Any], masks: dict[str, np.ndarray]) -> None:
+    """TraceError naming the first row that breaks ``0 <= issue_ns <= start_ns <= complete_ns``.
+
+    ``start_ns`` is nullable: rows without it only need ``issue_ns <= complete_ns``. A
+    sample cannot complete before its query was issued or start before it was issued, so a
+    trace that says so is corrupt (its latencies would be negative).
+    """
+    issue, complete, start = cols["issue_ns"], cols["complete_ns"], cols["start_ns"]
+    checks = [
+        ("issue_ns", issue < 0, "issue_ns {a} < 0 (times are ns from the run's start)"),
+        ("complete_ns", complete < issue, "complete_ns {c} < issue_ns {a}"),
+    ]
+    if start is not None:
+        present = masks.get("start_ns", np.ones(start.shape[0], dtype=bool))
+        checks.append(("start_ns", present & (start < issue), "start_ns {b} < issue_ns {a}"))
+        checks.append(("complete_ns", present & (complete < start), "complete_ns {c} < start_ns {b}"))
+    first: tuple[int, str, str] | None = None
+    for col, bad, what in checks:
+        rows = np.flatnonzero(bad)
+        if rows.size and (first is None or rows[0] < first[0]):
+            first = (int(rows[0]), col, what)
+    if first is not None:
+        row, col, what = first
+        b = int(start[row]) if start is not None else None
+        raise TraceError(
+            f"{p}: column {col!r}: row {row} (query_id {int(cols['query_id'][row])}): "
+            + what.format(a=int(issue[row]), b=b, c=int(complete[row]))
+            + f"; a trace needs 0 <= issue_ns <= start_ns <= complete_ns"
+            f" ({int(np.count_nonzero(np.logical_or.reduce([c[1] for c in checks])))} of {issue.shape[0]} rows break it)"
+        )

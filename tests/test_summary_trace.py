@@ -93,7 +93,7 @@ def test_parquet_round_trip(tmp_path_factory, latencies, with_optional):
     n = len(latencies)
     tr = _trace(latencies, np.arange(n) * 7)
     if with_optional:
-        tr.start_ns = tr.issue_ns + 1
+        tr.start_ns = tr.issue_ns + (tr.complete_ns - tr.issue_ns) // 2
         tr.batch_id = np.arange(n) // 3
         tr.device_id = np.zeros(n, dtype=np.int64)
     tr.metadata = {"kind": "simulated", "settings": TestSettings().to_dict(), "seed": str(2**63 + 5)}
@@ -113,10 +113,12 @@ def test_summary_reproduced_from_parquet_alone(tmp_path):
     s = dataclasses.replace(official_settings("resnet50", "Server"), server_target_qps=300, min_duration_ms=2000)
     run = simulate(s, make_sut(2e6))
     p = write_trace(run.trace, tmp_path / "t.parquet")
-    back = read_trace(p)
-    eff_dict = back.metadata["effective_settings"]
-    assert eff_dict["target_qps"] == 300
-    assert render_text(summarize(back, run.effective)) == render_text(summarize(run.trace, run.effective))
+    from simbench.bench.job import summarize_trace_file
+
+    # From the file alone: the settings come from the trace's metadata, not from the caller.
+    from_file = summarize_trace_file(p)
+    assert from_file.effective == run.effective and from_file.effective.target_qps == 300
+    assert render_text(from_file) == render_text(summarize(run.trace, run.effective, sut_name=run.trace.metadata["sut"]["name"]))
 
 
 @pytest.mark.parametrize(
@@ -124,7 +126,14 @@ def test_summary_reproduced_from_parquet_alone(tmp_path):
     [
         (pa.table({"query_id": [0], "sample_index": [0], "issue_ns": [0]}), "missing required column 'complete_ns'"),
         (pa.table({"query_id": [0], "sample_index": [0], "issue_ns": [0], "complete_ns": [1.5]}), "column 'complete_ns': expected int64 ns"),
-        (pa.table({"query_id": [1, 0], "sample_index": [0, 0], "issue_ns": [0, 0], "complete_ns": [1, 1]}), "ordered by query_id"),
+        (pa.table({"query_id": [1, 0], "sample_index": [0, 0], "issue_ns": [0, 0], "complete_ns": [1, 1]}), "ordered by query_id (query-major); row 1 has query_id 0 after 1"),
+        (pa.table({"query_id": [0, 1, 2], "sample_index": [0] * 3, "issue_ns": [0, 5, 9], "complete_ns": [3, 4, 8]}),
+         "column 'complete_ns': row 1 (query_id 1): complete_ns 4 < issue_ns 5; a trace needs 0 <= issue_ns <= start_ns <= complete_ns (2 of 3 rows break it)"),
+        (pa.table({"query_id": [0, 1], "sample_index": [0, 0], "issue_ns": [0, 5], "start_ns": pa.array([None, 4], pa.int64()), "complete_ns": [3, 9]}),
+         "column 'start_ns': row 1 (query_id 1): start_ns 4 < issue_ns 5"),
+        (pa.table({"query_id": [0, 1], "sample_index": [0, 0], "issue_ns": [0, 5], "start_ns": [2, 7], "complete_ns": [1, 9]}),
+         "column 'complete_ns': row 0 (query_id 0): complete_ns 1 < start_ns 2"),
+        (pa.table({"query_id": [0], "sample_index": [0], "issue_ns": [-3], "complete_ns": [9]}), "column 'issue_ns': row 0 (query_id 0): issue_ns -3 < 0"),
     ],
 )
 def test_malformed_trace_errors_name_file_and_column(tmp_path, table, fragment):
@@ -133,6 +142,25 @@ def test_malformed_trace_errors_name_file_and_column(tmp_path, table, fragment):
     with pytest.raises(TraceError) as exc:
         read_trace(p)
     assert str(p) in str(exc.value) and fragment in str(exc.value)
+
+
+def test_null_start_ns_rows_only_need_issue_before_complete(tmp_path):
+    p = tmp_path / "ok.parquet"
+    pq.write_table(pa.table({"query_id": [0, 1], "sample_index": [0, 0], "issue_ns": [0, 5], "start_ns": pa.array([None, 6], pa.int64()), "complete_ns": [3, 9]}), p)
+    t = read_trace(p)
+    assert t.start_ns.tolist()[1] == 6 and t.masks["start_ns"].tolist() == [False, True]
+
+
+def test_zero_row_trace_round_trips_and_summarises_invalid(tmp_path):
+    empty = np.zeros(0, dtype=np.int64)
+    tr = Trace(query_id=empty, sample_index=empty, issue_ns=empty, complete_ns=empty, metadata={"kind": "real"})
+    back = read_trace(write_trace(tr, tmp_path / "e.parquet"))
+    assert len(back) == 0 and back.query_id.shape == (0,) and back.start_ns is None
+    eff = resolve(official_settings("resnet50", "Server"), 10, 10)
+    summ = summarize(back, eff, errors=("SUT raised RuntimeError: boom",))
+    assert (summ.result_valid, summ.query_count, summ.sample_count) == (False, 0, 0)
+    assert summ.invalid_reasons[-2:] == ("SUT raised RuntimeError: boom", "no samples completed: the trace is empty")
+    assert "2 ERRORS encountered. See detailed log." in render_text(summ)
 
 
 def test_not_parquet(tmp_path):

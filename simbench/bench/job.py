@@ -254,20 +254,27 @@ def summarize_trace_file(path: str | Path):
         The file is missing/malformed or carries no ``effective_settings`` metadata.
     """
     from simbench.errors import TraceError
-    from simbench.settings import EffectiveSettings, TestMode
+    from simbench.settings import EffectiveSettings
     from simbench.summary import summarize
     from simbench.trace import read_trace
 
     trace = read_trace(path)
     meta = trace.metadata
+    key = "simbench.run"
     eff_d = meta.get("effective_settings")
     if not eff_d:
-        raise TraceError(f"{path}: no 'effective_settings' in the trace metadata; cannot summarise")
-    eff_d = dict(eff_d)
-    eff_d["scenario"] = Scenario.parse(eff_d["scenario"])
-    eff_d["mode"] = TestMode[eff_d["mode"]] if isinstance(eff_d["mode"], str) else TestMode(eff_d["mode"])
-    eff = EffectiveSettings(**eff_d)
-    name = meta.get("sut_name") or (meta.get("sut") or {}).get("name") or "simbench"
+        raise TraceError(f"{path}: no 'effective_settings' in the trace metadata ({key!r}); cannot summarise")
+    try:
+        eff = EffectiveSettings.from_dict(eff_d)
+    except ValueError as exc:
+        raise TraceError(f"{path}: metadata {key!r} effective_settings: {exc}") from None
+    errors_meta = meta.get("errors") or ()
+    if not isinstance(errors_meta, (list, tuple)) or not all(isinstance(e, str) for e in errors_meta):
+        raise TraceError(f"{path}: metadata {key!r} errors: expected a list of strings, got {errors_meta!r:.80}")
+    sut_meta = meta.get("sut")
+    if sut_meta is not None and not isinstance(sut_meta, dict):
+        raise TraceError(f"{path}: metadata {key!r} sut: expected a JSON object, got {type(sut_meta).__name__}")
+    name = str(meta.get("sut_name") or (sut_meta or {}).get("name") or "simbench")
     errors = tuple(meta.get("errors") or ())
     if meta.get("ran_out_of_queries") and not errors:
         from simbench.bench.loadgen import RAN_OUT_MESSAGE

@@ -48,6 +48,8 @@ __all__ = [
 ]
 
 _MLLOG = ":::MLLOG "
+MAX_LOG_BYTES = 4 << 30
+"""Largest LoadGen log file read (4 GiB)."""
 
 
 def find_log_file(directory: Path, kind: str) -> Path | None:
@@ -76,6 +78,8 @@ def read_detail_log(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise TraceError(f"{p}: LoadGen detail log not found")
+    if p.stat().st_size > MAX_LOG_BYTES:
+        raise TraceError(f"{p}: {p.stat().st_size:,} bytes; a LoadGen detail log read here is at most {MAX_LOG_BYTES:,}")
     out: dict[str, Any] = {"_errors": [], "_warnings": []}
     n = 0
     for line in p.read_text(errors="replace").splitlines():
@@ -84,12 +88,15 @@ def read_detail_log(path: str | Path) -> dict[str, Any]:
             continue
         try:
             rec = json.loads(line[i + len(_MLLOG):])
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
             continue
         n += 1
         key, value = rec.get("key"), rec.get("value")
         out[key] = value
-        meta = rec.get("metadata") or {}
+        meta = rec.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
         if meta.get("is_error"):
             out["_errors"].append(f"{key}: {value}")
         elif meta.get("is_warning"):
@@ -109,51 +116,116 @@ def read_summary_log(path: str | Path) -> dict[str, str]:
     return out
 
 
-def read_trace_samples(path: str | Path) -> dict[str, np.ndarray] | None:
+@dataclass
+class TraceSamples:
+    """What ``read_trace_samples`` found: the per-sample arrays and how the file read.
+
+    Attributes
+    ----------
+    columns : dict of numpy.ndarray
+        ``sample_seq``, ``query_seq``, ``sample_index``, ``scheduled_ns`` (absolute trace
+        time), ``issue_delay_ns``, ``latency_ns`` (int64, shape (n,), ordered by
+        ``sample_seq``).
+    truncated : bool
+        The file is not complete JSON (a run or copy cut short); the complete lines were
+        salvaged.
+    skipped : int
+        Sample events dropped because a field was missing or not an integer.
+    """
+
+    columns: dict[str, np.ndarray]
+    truncated: bool = False
+    skipped: int = 0
+
+    def __len__(self) -> int:
+        return int(self.columns["sample_seq"].shape[0])
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+
+def read_trace_samples(path: str | Path) -> TraceSamples | None:
     """Per-sample records from ``mlperf_log_trace.json``, ordered by ``sample_seq``.
 
     Returns
     -------
-    dict of numpy.ndarray or None
-        ``sample_seq``, ``query_seq``, ``sample_index``, ``scheduled_ns`` (absolute trace
-        time), ``issue_delay_ns``, ``latency_ns`` (int64); None if the file has no Sample
-        events (LoadGen ran with ``enable_trace = False``).
+    TraceSamples or None
+        None if the file has no Sample events (LoadGen ran with ``enable_trace = False``).
+
+    Raises
+    ------
+    TraceError
+        The file is larger than ``MAX_LOG_BYTES``.
     """
     p = Path(path)
     if not p.is_file() or p.stat().st_size == 0:
         return None
+    if p.stat().st_size > MAX_LOG_BYTES:
+        raise TraceError(f"{p}: {p.stat().st_size:,} bytes; a LoadGen trace read here is at most {MAX_LOG_BYTES:,}")
     text = p.read_text(errors="replace")
+    truncated = False
     try:
         events = json.loads(text)["traceEvents"]
-    except (json.JSONDecodeError, KeyError, TypeError):
+        if not isinstance(events, list):
+            raise TypeError
+    except (json.JSONDecodeError, KeyError, TypeError, IndexError, RecursionError):
         # A run cut short leaves an unterminated file: salvage complete lines.
+        truncated = True
         events = []
         for line in text.splitlines():
             line = line.strip().rstrip(",")
             if line.startswith("{") and '"Sample"' in line:
                 try:
                     events.append(json.loads(line))
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     pass
     rows = []
+    skipped = 0
     for e in events:
         if isinstance(e, dict) and e.get("name") == "Sample" and e.get("ph") == "b":
-            a = e.get("args") or {}
+            a = e.get("args")
             ts = e.get("ts")
-            if ts is None or "complete_ns" not in a:
+            if not isinstance(a, dict) or ts is None or "complete_ns" not in a:
+                skipped += 1
                 continue
-            rows.append((int(a["sample_seq"]), int(a["query_seq"]), int(a["sample_idx"]), int(round(float(ts) * 1000)), int(a["issue_start_ns"]), int(a["complete_ns"])))
+            try:
+                row = (
+                    _int(a["sample_seq"]),
+                    _int(a["query_seq"]),
+                    _int(a["sample_idx"]),
+                    _int(round(float(ts) * 1000)),
+                    _int(a["issue_start_ns"]),
+                    _int(a["complete_ns"]),
+                )
+            except (KeyError, ValueError, TypeError, OverflowError):
+                skipped += 1
+                continue
+            rows.append(row)
     if not rows:
         return None
     arr = np.array(sorted(rows), dtype=np.int64)
-    return {
-        "sample_seq": arr[:, 0],
-        "query_seq": arr[:, 1],
-        "sample_index": arr[:, 2],
-        "scheduled_ns": arr[:, 3],
-        "issue_delay_ns": arr[:, 4],
-        "latency_ns": arr[:, 5],
-    }
+    return TraceSamples(
+        {
+            "sample_seq": arr[:, 0],
+            "query_seq": arr[:, 1],
+            "sample_index": arr[:, 2],
+            "scheduled_ns": arr[:, 3],
+            "issue_delay_ns": arr[:, 4],
+            "latency_ns": arr[:, 5],
+        },
+        truncated=truncated,
+        skipped=skipped,
+    )
+
+
+def _int(value: Any) -> int:
+    """An int64 from a JSON number (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(value)
+    out = int(value)
+    if not -(2**63) <= out < 2**63:
+        raise ValueError(value)
+    return out
 
 
 def effective_from_detail(detail: dict[str, Any]) -> EffectiveSettings:
@@ -173,8 +245,17 @@ def effective_from_detail(detail: dict[str, Any]) -> EffectiveSettings:
             return default
         raise TraceError(f"LoadGen detail log: key {full!r} missing")
 
+    try:
+        return EffectiveSettings.from_dict(_effective_dict(detail, g))
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        if isinstance(exc, TraceError):
+            raise
+        raise TraceError(f"LoadGen detail log: an effective_* value is malformed ({exc})") from None
+
+
+def _effective_dict(detail: dict[str, Any], g) -> dict[str, Any]:
     mode = g("test_mode")
-    return EffectiveSettings(
+    return dict(
         scenario=Scenario.parse(g("scenario")),
         mode=TestMode[mode] if isinstance(mode, str) else TestMode(int(mode)),
         samples_per_query=int(g("samples_per_query")),
@@ -228,10 +309,13 @@ class ImportedLoadGenRun:
     summary_text: str | None
     summary: Any = None
     files: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
-def trace_from_samples(samples: dict[str, np.ndarray], metadata: dict[str, Any] | None = None) -> Trace:
+def trace_from_samples(samples, metadata: dict[str, Any] | None = None) -> Trace:
     """Build a Trace from ``read_trace_samples`` output (origin: the first scheduled time)."""
+    if isinstance(samples, TraceSamples):
+        samples = samples.columns
     origin = int(samples["scheduled_ns"].min())
     issue = samples["scheduled_ns"] - origin
     order = np.lexsort((samples["sample_seq"], samples["query_seq"]))
@@ -283,6 +367,7 @@ def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
         files["trace"] = str(trace_p)
     trace = None
     summary = None
+    warnings = _trace_warnings(samples, detail, eff) if trace_p else ()
     if samples is not None:
         trace = trace_from_samples(
             samples,
@@ -295,9 +380,16 @@ def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
                 "loadgen_version": detail.get("loadgen_version"),
                 "sut_name": detail.get("sut_name"),
                 "loadgen_files": files,
+                "import_warnings": list(warnings),
             },
         )
-        summary = summarize(trace, eff, sut_name=str(detail.get("sut_name", "LoadGen")), errors=tuple(_run_errors(detail)))
+        summary = summarize(
+            trace,
+            eff,
+            sut_name=str(detail.get("sut_name", "LoadGen")),
+            errors=tuple(_run_errors(detail)),
+            warnings=warnings,
+        )
     return ImportedLoadGenRun(
         trace=trace,
         effective=eff,
@@ -305,7 +397,35 @@ def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
         summary_text=summary_p.read_text() if summary_p else None,
         summary=summary,
         files=files,
+        warnings=warnings,
     )
+
+
+def _trace_warnings(samples: TraceSamples | None, detail: dict[str, Any], eff: EffectiveSettings) -> tuple[str, ...]:
+    """Say when ``mlperf_log_trace.json`` holds fewer samples than the run completed.
+
+    The run's sample count is LoadGen's ``result_query_count`` x
+    ``effective_samples_per_query`` from the detail log. A truncated file (not complete
+    JSON: a copy interrupted, a disk filled) is salvaged line by line; the summary then
+    covers only the salvaged samples, so the import says so, on stderr and in summary.json.
+    """
+    held = len(samples) if samples is not None else 0
+    queries = detail.get("result_query_count")
+    expected = None
+    if isinstance(queries, int) and not isinstance(queries, bool) and queries >= 0:
+        expected = queries * eff.samples_per_query
+    out = []
+    of = f" of {expected:,}" if expected is not None else ""
+    if samples is not None and samples.truncated:
+        out.append(
+            f"trace json truncated: holds {held:,}{of} samples (mlperf_log_trace.json is not complete"
+            " JSON; the summary covers only the samples it holds)"
+        )
+    elif expected is not None and held < expected:
+        out.append(f"trace json incomplete: holds {held:,}{of} samples; the summary covers only those")
+    if samples is not None and samples.skipped:
+        out.append(f"trace json: {samples.skipped:,} Sample events skipped (a field missing or not an integer)")
+    return tuple(out)
 
 
 _BENIGN_ERRORS = ("Loadgen built with uncommitted changes", "Multiple conf files are used")

@@ -53,10 +53,12 @@ def summary_to_dict(summary) -> dict[str, Any]:
     if s.scenario is Scenario.SingleStream:
         d["result_qps_with_loadgen_overhead"] = s.qps_with_loadgen_overhead
         d["result_qps_without_loadgen_overhead"] = s.qps_without_loadgen_overhead
-        d["early_stopping_latency_ss"] = s.early_stopping[0].estimate_ns
-        d["early_stopping_latency_ms"] = s.early_stopping[1].estimate_ns
+        if s.early_stopping:  # () for an empty run
+            d["early_stopping_latency_ss"] = s.early_stopping[0].estimate_ns
+            d["early_stopping_latency_ms"] = s.early_stopping[1].estimate_ns
     elif s.scenario is Scenario.MultiStream:
-        d["early_stopping_latency_ms"] = s.early_stopping[0].estimate_ns
+        if s.early_stopping:
+            d["early_stopping_latency_ms"] = s.early_stopping[0].estimate_ns
     elif s.scenario is Scenario.Server:
         d["result_scheduled_samples_per_sec"] = s.scheduled_samples_per_second
         d["result_completed_samples_per_sec"] = s.completed_samples_per_second

@@ -221,3 +221,61 @@ def test_flag_bounds_match_the_library_limits():
     assert c.MAX_REPLICAS == MAX_REPLICAS == ScenarioHarness.model_fields["replicas"].metadata[1].le
     assert int(c.MAX_DURATION_S) * 10**9 <= INT64_MAX < (int(c.MAX_DURATION_S) + 1) * 10**9
     assert int(c.MAX_LATENCY_MS) * 10**6 <= INT64_MAX < (int(c.MAX_LATENCY_MS) + 1) * 10**6
+
+
+# --- traces and LoadGen imports (cases 16, 17, 18, 25) --------------------------------
+
+
+def test_case16_empty_trace_summarises_as_an_empty_invalid_run(tmp_path):
+    w = case_dir(tmp_path, "16-trace-summary-empty-trace-traceback")
+    r = run("trace", "summary", "empty_from_failed_run.parquet", cwd=w)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "Result is : INVALID" in r.stdout and "Min queries satisfied : NO" in r.stdout
+    # the run's own error travels in the trace and is shown
+    assert "SUT raised RuntimeError: HTTP 500 from POST /v2/models/m/infer" in r.stdout
+    r = run("trace", "summary", "empty.parquet", "--json", cwd=w)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["result_validity"] == "INVALID" and d["result_query_count"] == 0 and d["result_sample_count"] == 0
+    assert "no samples completed: the trace is empty" in d["result_invalid_reason"]
+
+
+def test_case17_samples_completing_before_issue_are_rejected(tmp_path):
+    w = case_dir(tmp_path, "17-trace-summary-negative-latency-valid")
+    r = run("trace", "summary", "negative_latency.parquet", cwd=w)
+    assert r.returncode == 2
+    assert "Result is" not in r.stdout
+    msg = one_error_line(r)
+    assert msg.startswith("error: negative_latency.parquet: column 'complete_ns': row 0 (query_id 0): complete_ns -5000000 < issue_ns 0")
+    assert "(5030 of 5030 rows break it)" in msg
+
+
+def test_case18_metadata_missing_or_unknown_keys_is_a_trace_error(tmp_path):
+    w = case_dir(tmp_path, "18-trace-summary-metadata-missing-key-traceback")
+    r = run("trace", "summary", "meta_missing_key.parquet", cwd=w)
+    assert r.returncode == 2
+    assert one_error_line(r) == "error: meta_missing_key.parquet: metadata 'simbench.run' effective_settings: missing keys min_query_count"
+    # unknown keys are named too
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(w / "meta_missing_key.parquet")
+    meta = json.loads(t.schema.metadata[b"simbench.run"])
+    meta["effective_settings"].update(min_query_count=100, colour="green", flavour=1)
+    pq.write_table(t.replace_schema_metadata({b"simbench.run": json.dumps(meta).encode()}), w / "extra.parquet")
+    r = run("trace", "summary", "extra.parquet", cwd=w)
+    assert r.returncode == 2
+    assert one_error_line(r) == "error: extra.parquet: metadata 'simbench.run' effective_settings: unknown keys colour, flavour"
+
+
+def test_case25_truncated_loadgen_trace_json_is_reported(tmp_path):
+    w = case_dir(tmp_path, "25-trace-import-truncated-trace-silent")
+    r = run("trace", "import", "lg_trunc", "--out", "out25", cwd=w)
+    assert r.returncode == 0, r.stderr
+    warning = "trace json truncated: holds 96 of 193 samples"
+    assert f"warning: {warning}" in r.stderr
+    d = json.loads((w / "out25" / "summary.json").read_text())
+    assert any(x.startswith(warning) for x in d["import_warnings"])
+    assert any(x.startswith(warning) for x in d["warnings"])  # also in the recomputed summary
+    assert d["comparison"]["result_query_count"] == {"simbench": 96, "loadgen": 193, "rel_diff": (96 - 193) / 193}
+    assert "1 warning encountered. See detailed log." in (w / "out25" / "mlperf_log_summary.txt").read_text()
