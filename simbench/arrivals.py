@@ -42,6 +42,7 @@ __all__ = [
     "TraceArrivals",
     "parse_arrivals",
     "loadgen_mt19937",
+    "PoissonGapStream",
 ]
 
 
@@ -236,6 +237,106 @@ def _loadgen_poisson_fill(raw, rate_qps, out, state, duration_ns, min_queries, m
         t += np.int64(gap_s * 1e9)
     state[0], state[1], state[2] = n, t, prev
     return not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries)
+
+
+class PoissonGapStream:
+    """LoadGen's standard exponential draws for one ``schedule_rng_seed``, kept for reuse.
+
+    ``PoissonArrivals`` draws gap ``k`` as ``-log(1 - u_k) / target_qps`` seconds with
+    ``u_k`` from ``std::mt19937(seed)`` (see ``_loadgen_poisson_fill``). The ``u_k`` do not
+    depend on the rate, so a search that runs many rates with one seed (the peak search,
+    sweeps) can draw ``E_k = -log(1 - u_k)`` once and rebuild each rate's schedule from them
+    with ``times_ns``: the same expression in the same order, so the same times to the ns
+    (tested against ``PoissonArrivals.times_ns``).
+
+    Parameters
+    ----------
+    seed : int
+        ``schedule_rng_seed`` (0 <= seed < 2**64).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = int(seed)
+        self._bitgen = loadgen_mt19937(self.seed)
+        self._gaps = np.empty(0, dtype=np.float64)
+        self._buffer = np.empty(0, dtype=np.int64)
+
+    def standard_gaps(self, count: int) -> np.ndarray:
+        """The first ``count`` draws ``E_k = -log(1 - u_k)`` (float64, shape (count,))."""
+        have = self._gaps.shape[0]
+        if count > have:
+            more = max(count - have, have // 4, 1 << 16)
+            grown = np.empty(have + more, dtype=np.float64)
+            grown[:have] = self._gaps
+            chunk = 1 << 22  # draw in pieces: the raw outputs take twice the room of the gaps
+            for lo in range(have, have + more, chunk):
+                hi = min(lo + chunk, have + more)
+                _standard_exponentials(self._bitgen.random_raw(2 * (hi - lo)), grown[lo:hi])
+            self._gaps = grown
+        return self._gaps[:count]
+
+    def times_ns(
+        self, target_qps: float, duration_ns: int, min_queries: int, max_queries: int = 0, *, reuse: bool = False
+    ) -> np.ndarray:
+        """``PoissonArrivals().times_ns(seed, target_qps, ...)``, from the kept draws.
+
+        With ``reuse=True`` the result is a view of a buffer the next ``reuse`` call
+        overwrites (a probe that is done with its schedule saves the allocation).
+
+        Raises
+        ------
+        ValueError
+            ``target_qps`` not positive, or a schedule too large (as ``times_ns``).
+        """
+        if not target_qps > 0:
+            raise ValueError(f"target_qps: expected > 0, got {target_qps}")
+        expected = duration_ns / (1e9 / target_qps)
+        if max_queries:
+            expected = min(expected, max_queries)
+        check_schedule_size("server_target_qps", max(expected, min_queries), "queries")
+        count = int(expected * 1.02) + min_queries + 1024
+        while True:
+            gaps = self.standard_gaps(count)
+            if reuse:
+                if self._buffer.shape[0] < count:
+                    self._buffer = np.empty(count, dtype=np.int64)
+                out = self._buffer
+            else:
+                out = np.empty(count, dtype=np.int64)
+            n = _poisson_times_from_gaps(gaps, float(target_qps), out, int(duration_ns), int(min_queries), int(max_queries))
+            if n >= 0:
+                return out[:n] if reuse else out[:n].copy()
+            count = int(count * 1.25) + 1024
+
+
+@njit(cache=True)
+def _standard_exponentials(raw, out):
+    """``-log(1 - u)`` of each pair of 32-bit outputs, as ``_loadgen_poisson_fill`` forms them."""
+    below_one = np.nextafter(1.0, 0.0)
+    for k in range(out.shape[0]):
+        u = (np.float64(raw[2 * k]) + np.float64(raw[2 * k + 1]) * 4294967296.0) / 18446744073709551616.0
+        if u >= 1.0:
+            u = below_one
+        out[k] = -np.log(1.0 - u)
+
+
+@njit(cache=True)
+def _poisson_times_from_gaps(gaps, rate_qps, out, duration_ns, min_queries, max_queries):
+    """LoadGen's loop over kept draws: number of times written, or -1 if ``gaps`` ran out."""
+    n = 0
+    t = np.int64(0)
+    prev = np.int64(-1)
+    for k in range(gaps.shape[0]):
+        if not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries):
+            return n
+        out[n] = t
+        n += 1
+        prev = t
+        gap_s = gaps[k] / rate_qps
+        t += np.int64(gap_s * 1e9)
+    if not (prev < duration_ns or n < min_queries) or (max_queries > 0 and n >= max_queries):
+        return n
+    return -1
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 
-from simbench.schedule import schedule
+from simbench.arrivals import PoissonArrivals, PoissonGapStream
+from simbench.schedule import QuerySchedule, schedule
 from simbench.settings import Scenario, TestSettings, resolve
 from simbench.stats import min_passing_queries
 
@@ -82,7 +83,7 @@ def server_run_passes(
 
     eff = resolve(settings, qsl_performance_count, qsl_performance_count)
     out = run_kernel(
-        *engine_args(eff, schedule(eff, arrivals), sut, service_seed),
+        *engine_args(eff, _probe_schedule(eff, arrivals), sut, service_seed),
         record=False,
         latency_bound_ns=int(eff.target_latency_ns),
     )
@@ -94,6 +95,27 @@ def server_run_passes(
     if criterion == "valid" and ok:
         ok = n >= min_passing_queries(over, p) + over
     return PeakProbe(settings.server_target_qps, bool(ok), n, over, True)
+
+
+_GAP_STREAMS: dict[int, PoissonGapStream] = {}
+
+
+def _probe_schedule(eff, arrivals) -> QuerySchedule:
+    """The probe's schedule: ``schedule(eff, arrivals)``, but for Poisson built from this
+    process's kept draws of the seed (``PoissonGapStream``), identical to the ns and without
+    redrawing tens of millions of variates per probe. The times are a reused buffer, valid
+    until the next probe."""
+    if arrivals is not None and not isinstance(arrivals, PoissonArrivals):
+        return schedule(eff, arrivals)
+    seed = int(eff.schedule_rng_seed)
+    stream = _GAP_STREAMS.get(seed)
+    if stream is None:
+        _GAP_STREAMS.clear()  # one seed at a time: a 600 s search keeps ~200 MB of draws
+        stream = _GAP_STREAMS[seed] = PoissonGapStream(seed)
+    times = stream.times_ns(
+        eff.target_qps, eff.target_duration_ms * 1_000_000, eff.min_query_count, eff.max_query_count, reuse=True
+    )
+    return QuerySchedule(eff.scenario, eff.samples_per_query, int(times.shape[0]), times, eff)
 
 
 _MAX_STEPS = 200
