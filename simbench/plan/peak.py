@@ -147,6 +147,8 @@ def find_peak_qps(
     pilot_fraction: float = 0.1,
     on_probe: Callable[[PeakProbe], None] | None = None,
     arrivals=None,
+    run_probe: Callable[[TestSettings], PeakProbe] | None = None,
+    capacity: float | None = None,
 ) -> PeakSearchResult:
     """Search the highest passing ``server_target_qps`` (LoadGen's FindPeakPerformance).
 
@@ -166,6 +168,13 @@ def find_peak_qps(
         Called with each ``PeakProbe`` (for progress display).
     arrivals : simbench.arrivals.ArrivalProcess, optional
         Arrival law of every probe run (default Poisson).
+    run_probe : callable, optional
+        ``run_probe(settings) -> PeakProbe`` runs one probe on another SUT (a real one);
+        default ``server_run_passes`` on the simulated ``sut``.
+    capacity : float, optional
+        Upper estimate of the SUT's QPS; default ``capacity_qps(sut)`` for a simulated SUT,
+        none for ``run_probe`` (then ``start_qps`` is required, as LoadGen requires
+        ``server_target_qps``).
 
     Returns
     -------
@@ -194,7 +203,10 @@ def find_peak_qps(
                 min_duration_ms=max(1000, int(settings.min_duration_ms * pilot_fraction)),
                 min_query_count=max(settings.min_query_count, 4 * es_min),
             )
-        r = server_run_passes(s, sut, service_seed=service_seed, criterion=criterion, arrivals=arrivals)
+        if run_probe is not None:
+            r = run_probe(s)
+        else:
+            r = server_run_passes(s, sut, service_seed=service_seed, criterion=criterion, arrivals=arrivals)
         r = dataclasses.replace(r, full_length=full)
         probes.append(r)
         if on_probe is not None:
@@ -213,11 +225,18 @@ def find_peak_qps(
         return lo, hi
 
     step = 1.0 + settings.server_find_peak_qps_boundary_step_size
-    cap = capacity_qps(sut)
+    if capacity is not None:
+        cap = float(capacity)
+    elif run_probe is None:
+        cap = capacity_qps(sut)
+    else:
+        cap = math.inf
+        if start_qps is None:
+            raise ValueError("--target-qps: a real SUT's peak search starts from a QPS that must pass (LoadGen's server_target_qps)")
     duration_s = max(settings.min_duration_ms / 1000.0, 1e-3)
     # The lowest rate worth trying: 0.1 % of capacity, but with enough queries in the run for
     # early stopping to be able to pass (twice its minimum).
-    lowest = max(cap * 1e-3, 2 * es_min / duration_s, 10**-decimals)
+    lowest = max(cap * 1e-3 if math.isfinite(cap) else 0.0, 2 * es_min / duration_s, 10**-decimals)
     if lowest >= cap:
         raise ValueError(
             f"no Server QPS can pass: a {duration_s:g} s run at the SUT's capacity"

@@ -1,0 +1,125 @@
+"""``simbench plan``: capacity planning — peak QPS and fleet sizing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from simbench.cli._common import console, handle_errors
+
+app = typer.Typer(help="Capacity planning: the peak Server QPS of a SUT, and fleet sizing.", no_args_is_help=True)
+
+_SETTINGS = "TestSettings (override mlperf.conf and the profile's harness settings)"
+_SUT = "Simulated SUT"
+_REAL = "Real SUT (as simbench benchmark)"
+_RUN = "Run and output"
+
+
+def _probe_table(probes, title: str):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("#", "target QPS", "run", "result", "queries", "over bound"):
+        t.add_column(col, justify="right" if col != "result" else "left")
+    for i, p in enumerate(probes, 1):
+        t.add_row(
+            str(i),
+            f"{p.target_qps:,.1f}",
+            "full" if p.full_length else "pilot",
+            "pass" if p.passed else "fail",
+            f"{p.query_count:,}",
+            f"{p.overlatency_count:,}",
+        )
+    return t
+
+
+@app.command("peak-qps")
+@handle_errors
+def peak_qps(
+    profile: Annotated[str, typer.Option(help="Shipped profile name or a profile YAML path.", rich_help_panel=_SUT)] = "a100",
+    model: Annotated[Optional[str], typer.Option(help="Model in the profile (default: its first).", rich_help_panel=_SUT)] = None,
+    batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (default: the profile's).", rich_help_panel=_SUT)] = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, help="Devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
+    governor: Annotated[Optional[str], typer.Option(help="Device clock governor (when the device model provides governors).", rich_help_panel=_SUT)] = None,
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", help="Starting QPS that must pass (LoadGen's server_target_qps). Simulated SUT: default from the capacity bound and a pilot search. Real SUT: required.", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", help="Server latency bound (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration of each probe run (s; official 600).", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
+    conf: Annotated[Optional[str], typer.Option(help="A user.conf applied over the official values.", rich_help_panel=_SETTINGS)] = None,
+    arrival: Annotated[Optional[str], typer.Option(help="Arrival law (see simbench simulate --arrival); Poisson is MLPerf's.", rich_help_panel=_SETTINGS)] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, help="Derive every seed from this integer.", rich_help_panel=_SETTINGS)] = None,
+    peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="'valid' (bound and early stopping) or 'loadgen' (bound only).", rich_help_panel=_RUN)] = "valid",
+    sut: Annotated[Optional[str], typer.Option(help="Search a REAL SUT instead (simbench benchmark's --sut: onnx:resnet50, null, PATH.onnx, http://...).", rich_help_panel=_REAL)] = None,
+    workers: Annotated[int, typer.Option(help="Real SUT: concurrent workers.", rich_help_panel=_REAL)] = 1,
+    threads: Annotated[int, typer.Option(help="Real SUT: ONNX Runtime intra-op threads.", rich_help_panel=_REAL)] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON: peak_qps and every probe.", rich_help_panel=_RUN)] = False,
+) -> None:
+    """Find the peak valid Server QPS (LoadGen's FindPeakPerformance), showing every probe.
+
+    The same search `simbench simulate --scenario Server` runs without --target-qps, so the
+    peaks agree. With --sut, each probe is a real run of that SUT.
+
+    Examples:
+
+      simbench plan peak-qps --profile a100 --model resnet50
+
+      simbench plan peak-qps --profile l4 --batching dynamic:64:2000 --json
+
+      simbench plan peak-qps --sut null --target-qps 500 --min-duration-s 2
+    """
+    import json
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if peak_criterion not in ("valid", "loadgen"):
+        raise ValueError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
+    if target_qps is not None and target_qps <= 0:
+        raise ValueError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
+    err = console(stderr=True)
+    t0 = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("peak search", total=None)
+
+        def on_probe(p) -> None:
+            progress.update(task, description=f"probe {p.target_qps:,.1f} QPS: {'pass' if p.passed else 'fail'} ({'full' if p.full_length else 'pilot'})")
+
+        if sut is not None:
+            for flag, value in (("--batching", batching), ("--replicas", replicas), ("--governor", governor), ("--arrival", arrival)):
+                if value is not None:
+                    raise ValueError(f"{flag}: applies to the simulated SUT, not to --sut")
+            from simbench.bench.job import BenchmarkOptions
+            from simbench.plan.spec import peak_for_real_sut
+            from simbench.settings import Scenario
+
+            opts = BenchmarkOptions(sut=sut, model=model or "resnet50", scenarios=(Scenario.Server,), target_qps=target_qps,
+                                    target_latency_ms=target_latency_ms, min_duration_s=min_duration_s,
+                                    min_query_count=min_query_count, conf=conf, seed=seed, workers=workers, threads=threads)
+            result = peak_for_real_sut(opts, criterion=peak_criterion, on_probe=on_probe)
+            what = f"--sut {sut}"
+            bound_ns = None
+        else:
+            from simbench.plan.spec import RunSpec, peak_for_spec
+
+            spec = RunSpec(profile=profile, model=model, target_qps=target_qps, target_latency_ms=target_latency_ms,
+                           min_duration_s=min_duration_s, min_query_count=min_query_count, conf=conf, batching=batching,
+                           replicas=replicas, arrival=arrival, governor=governor, seed=seed, peak_criterion=peak_criterion)
+            result, prepared = peak_for_spec(spec, on_probe=on_probe)
+            what = f"--profile {profile} --model {prepared.model}"
+            bound_ns = prepared.settings.server_target_latency_ns
+    wall = time.perf_counter() - t0
+    if json_out:
+        import dataclasses
+
+        typer.echo(json.dumps({
+            "peak_qps": result.peak_qps,
+            "criterion": result.criterion,
+            "target_latency_ns": bound_ns,
+            "probes": [dataclasses.asdict(p) for p in result.probes],
+            "wall_s": round(wall, 3),
+        }, indent=2))
+        return
+    out = console()
+    out.print(_probe_table(result.probes, f"simbench plan peak-qps {what}: probes"))
+    out.print(f"peak Server QPS ({result.criterion}): {result.peak_qps:,.1f}  ({len(result.probes)} probes, {wall:.1f} s)")
