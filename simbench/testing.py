@@ -2,17 +2,25 @@
 
 ``make_sut`` builds a ``SimulatedSUT`` from a constant service time or a small latency table,
 e.g. for closed-form queueing checks (M/D/1 with ``NoNoise``, M/M/c with
-``ExponentialNoise``).
+``ExponentialNoise``). ``ReplayArrivals`` replays exact arrival times (e.g. the moments a
+real SUT received its queries) in the simulator; ``RecordingSink`` is a ``CompletionSink``
+that records what a real SUT reports, for driving a SUT without the load generator.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from dataclasses import dataclass, field
+
 import numpy as np
+
+from simbench.arrivals import ArrivalProcess
 
 from simbench.profiles.schema import DynamicBatching, NoBatching, NoNoise
 from simbench.sim import SimulatedSUT
 
-__all__ = ["make_sut"]
+__all__ = ["make_sut", "ReplayArrivals", "RecordingSink"]
 
 
 def make_sut(
@@ -44,3 +52,63 @@ def make_sut(
         batching=batching or NoBatching(),
         replicas=replicas,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayArrivals(ArrivalProcess):
+    """Server arrivals at exactly the given times (int64 ns, first at 0, non-decreasing),
+    whatever the target rate: a recorded schedule replayed in the simulator.
+
+    Examples
+    --------
+    >>> ReplayArrivals([0, 5, 9]).times_ns(0, 1.0, 0, 0).tolist()
+    [0, 5, 9]
+    """
+
+    times: np.ndarray = None  # type: ignore[assignment]
+    kind = "replay"  # type: ignore[assignment]
+    mean = 1.0
+    cv = float("nan")
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.times, dtype=np.int64)
+        if t.ndim != 1 or t.size < 1 or t[0] != 0 or np.any(np.diff(t) < 0):
+            raise ValueError("replay times: expected non-decreasing int64 ns starting at 0")
+        object.__setattr__(self, "times", t)
+
+    def times_ns(self, seed, target_qps, duration_ns, min_queries, max_queries=0) -> np.ndarray:
+        return self.times.copy()
+
+    def describe(self) -> dict:
+        return {"kind": "replay", "count": int(self.times.size)}
+
+
+@dataclass
+class RecordingSink:
+    """A ``CompletionSink`` that records each ``complete`` call (thread-safe).
+
+    ``records`` holds ``(ids, start_ns, complete_ns, batch_id, device_id)`` tuples, the times
+    from ``time.perf_counter_ns``; ``failures`` the ``fail`` reasons. ``wait(n)`` blocks until
+    ``n`` samples have completed (or ``timeout_s`` passes; returns whether they did).
+    """
+
+    records: list = field(default_factory=list)
+    failures: list = field(default_factory=list)
+    _cv: threading.Condition = field(default_factory=threading.Condition)
+    _done: int = 0
+
+    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> None:
+        now = time.perf_counter_ns()
+        with self._cv:
+            self.records.append((list(ids), start_ns, now, batch_id, device_id))
+            self._done += len(ids)
+            self._cv.notify_all()
+
+    def fail(self, reason: str) -> None:
+        with self._cv:
+            self.failures.append(reason)
+            self._cv.notify_all()
+
+    def wait(self, n: int, timeout_s: float = 60.0) -> bool:
+        with self._cv:
+            return self._cv.wait_for(lambda: self._done >= n or bool(self.failures), timeout_s) and not self.failures

@@ -17,6 +17,7 @@ they import it and never each other.
 from __future__ import annotations
 
 import collections
+import itertools
 import threading
 import time
 from typing import Any, NamedTuple, Protocol, Sequence, runtime_checkable
@@ -111,43 +112,58 @@ class SUT(Protocol):
 
 
 class BatchQueue:
-    """FIFO of samples that workers drain in batches (max size, fill timeout)."""
+    """FIFO of samples that workers drain in batches, by the simulator's dynamic-batching rule.
+
+    A free worker takes ``max_batch`` queued samples at once if that many are waiting;
+    otherwise it waits until ``max_batch`` are queued or the *oldest* queued sample has waited
+    ``timeout_us`` since it was put in the queue (Triton's ``max_queue_delay_microseconds``;
+    ``simbench.sim``'s batcher, ``DynamicBatching``), then takes what is queued. A sample that
+    waited out its timeout behind a busy worker is therefore taken as soon as a worker is free.
+    Arrival times are ``time.perf_counter_ns`` at ``put_many``.
+    """
 
     def __init__(self, batching: NoBatching | DynamicBatching) -> None:
         self._items: collections.deque[QuerySample] = collections.deque()
+        self._arrival_ns: collections.deque[int] = collections.deque()
         self._cv = threading.Condition()
         self._closed = False
         self._max = batching.max_batch
-        self._timeout_s = batching.timeout_us / 1e6
+        self._timeout_ns = int(round(batching.timeout_us * 1000))
 
     def put_many(self, samples: Sequence[QuerySample]) -> None:
+        now = time.perf_counter_ns()
         with self._cv:
             self._items.extend(samples)
+            self._arrival_ns.extend(itertools.repeat(now, len(samples)))
             self._cv.notify(len(samples))
 
     def close(self) -> None:
         with self._cv:
             self._closed = True
             self._items.clear()
+            self._arrival_ns.clear()
             self._cv.notify_all()
 
     def take(self) -> list[QuerySample] | None:
-        """Block for the next batch; None once closed."""
+        """Block for the next batch (never empty); None once closed."""
         with self._cv:
-            while not self._items and not self._closed:
-                self._cv.wait()
-            if self._closed:
-                return None
-            if self._timeout_s > 0 and len(self._items) < self._max:
-                deadline = time.perf_counter() + self._timeout_s
-                while len(self._items) < self._max and not self._closed:
-                    left = deadline - time.perf_counter()
-                    if left <= 0 or not self._cv.wait(left):
-                        break
+            while True:
                 if self._closed:
                     return None
+                if not self._items:
+                    self._cv.wait()
+                    continue
+                if len(self._items) >= self._max or self._timeout_ns == 0:
+                    break
+                # Re-read the head on every wake-up: another worker may have taken it.
+                left_ns = self._arrival_ns[0] + self._timeout_ns - time.perf_counter_ns()
+                if left_ns <= 0:
+                    break
+                self._cv.wait(left_ns / 1e9)
             n = min(self._max, len(self._items))
             batch = [self._items.popleft() for _ in range(n)]
+            for _ in range(n):
+                self._arrival_ns.popleft()
             if self._items:
                 self._cv.notify()
             return batch
