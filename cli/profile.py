@@ -91,3 +91,122 @@ def calibrate_cmd(
         typer.echo(f"{'out of date' if check else 'wrote'}: {p}", err=check)
     if check and changed:
         raise typer.Exit(1)
+
+
+@app.command("build")
+@handle_errors
+def build_cmd(
+    out: Annotated[str, typer.Option(help="Profile YAML to write (e.g. local.yaml).")],
+    name: Annotated[str, typer.Option(help="Profile name.")] = "local",
+    models: Annotated[str, typer.Option(help="Built-in ONNX models to predict from the roofline, comma list; the first is the default model.")] = "resnet50,small",
+    threads: Annotated[Optional[int], typer.Option(help="Kernel threads \\[default: every usable CPU].")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Tiny sizes (seconds; for smoke tests, not for predictions).")] = False,
+) -> None:
+    """Measure this machine with numba kernels (GEMM fp32/int8, convolution, STREAM copy and
+    triad, dispatch), fit its roofline, and write a validated profile with the raw timings and
+    a roofline-predicted latency table per built-in model.
+
+    Example: simbench profile build --out local.yaml --threads 1
+    """
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from simbench.profiles.dump import write_profile
+    from simbench.profiles.measure import profile_this_machine
+
+    target = Path(out)
+    if target.suffix not in (".yaml", ".yml"):
+        raise ValueError(f"--out {out}: expected a .yaml file name")
+    if not target.parent.is_dir():
+        raise ValueError(f"--out {out}: folder {target.parent} does not exist")
+    model_list = tuple(m.strip() for m in models.split(",") if m.strip())
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as progress:
+        task = progress.add_task("measuring", total=None)
+
+        def on_progress(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=label)
+
+        prof, sweep, fit = profile_this_machine(
+            name=name, models=model_list, quick=quick, threads=threads, on_progress=on_progress
+        )
+    write_profile(prof, target, header=f"Profile of this machine written by: simbench profile build --out {out}"
+                  + (f" --threads {threads}" if threads else "") + (" --quick" if quick else ""))
+    c = console()
+    c.print(f"[bold]{prof.name}[/bold]: {prof.device}, {sweep.threads} threads, {sweep.wall_s:.1f} s of kernels")
+    c.print(f"  fp32 {fit.fp32_flops_per_s / 1e9:,.1f} GFLOP/s ({fit.fp32_kernel}), "
+            f"memory {fit.memory_bytes_per_s / 1e9:,.2f} GB/s, dispatch {fit.dispatch_overhead_ns / 1e3:,.1f} us")
+    for m, mp in prof.models.items():
+        c.print(f"  {m}: predicted latency(1) {mp.latency.points[0].latency_ns / 1e6:,.2f} ms, "
+                f"compute-bound share {mp.compute_bound_share:.2f}")
+    c.print(f"wrote {target}")
+
+
+@app.command("predict")
+@handle_errors
+def predict_cmd(
+    profile: Annotated[str, typer.Option(help="Profile name (a100 ...) or path to a YAML file.")],
+    onnx: Annotated[str, typer.Option("--onnx", help="An .onnx file, or a built-in model: onnx:resnet50, onnx:small, onnx:tiny.")],
+    batch: Annotated[str, typer.Option(help="Batch sizes, comma list.")] = "1,2,4,8,16,32,64",
+    precision: Annotated[Optional[str], typer.Option(help="fp32, fp16 or int8 \\[default: the profile's measured roofline: fp32; a datasheet profile: int8].")] = None,
+    overhead_us: Annotated[Optional[float], typer.Option("--overhead-us", help="Per-node dispatch overhead, us \\[default: the profile's measured one; 0 for a datasheet profile].")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Predict an ONNX model's latency(batch) on a profile from its roofline alone: per node
+    max(compute, memory) + overhead, summed over the (fused) graph; no model run.
+
+    Example: simbench profile predict --profile a100 --onnx onnx:resnet50 --precision int8
+    """
+    import json
+
+    from rich.table import Table
+
+    from simbench.profiles import load_profile
+    from simbench.profiles.roofline import graph_costs, predict_latency, rates_for
+
+    try:
+        batches = tuple(int(b) for b in batch.split(","))
+    except ValueError:
+        raise ValueError(f"--batch: expected a comma list of integers, got {batch!r}") from None
+    if any(b < 1 for b in batches):
+        raise ValueError(f"--batch: batch sizes must be >= 1, got {batch!r}")
+    if overhead_us is not None and not overhead_us >= 0:
+        raise ValueError(f"--overhead-us: expected >= 0, got {overhead_us}")
+    prof = load_profile(profile)
+    prec = precision or ("fp32" if prof.roofline is not None else "int8")
+    rates = rates_for(prof, prec, overhead_ns=None if overhead_us is None else overhead_us * 1e3)
+    path = onnx
+    if onnx.startswith("onnx:"):
+        from simbench.bench.models import BUILTIN_MODELS, model_path
+
+        if onnx[5:] not in BUILTIN_MODELS:
+            raise ValueError(f"--onnx: built-in models are {', '.join('onnx:' + m for m in BUILTIN_MODELS)}, got {onnx!r}")
+        path = str(model_path(onnx[5:]))
+    bpe = rates.bytes_per_element
+    costs = graph_costs(path, weight_bytes_per_element=bpe, activation_bytes_per_element=bpe)
+    pred = predict_latency(costs, rates, batches)
+    rows = [
+        {"batch": b, "latency_ns": t, "samples_per_s": b / t * 1e9, "compute_bound_share": s,
+         "gop": o / 1e9, "mb_moved": y / 1e6}
+        for b, t, s, o, y in zip(pred.batches, pred.latency_ns, pred.compute_bound_share, pred.total_ops, pred.total_bytes)
+    ]
+    if json_out:
+        typer.echo(json.dumps({"profile": prof.name, "onnx": onnx, "precision": prec, "rates": {
+            "compute_ops_per_s": rates.compute_ops_per_s, "memory_bytes_per_s": rates.memory_bytes_per_s,
+            "overhead_ns": rates.overhead_ns, "sources": rates.sources}, "nodes": len(costs.nodes),
+            "parameters": costs.parameters, "rows": rows}, indent=2))
+        return
+    c = console()
+    c.print(f"[bold]{costs.model}[/bold] on [bold]{prof.name}[/bold] ({prof.device}), {prec}: "
+            f"{len(costs.nodes)} fused nodes, {costs.parameters:,} parameters")
+    c.print(f"  compute {rates.compute_ops_per_s / 1e12:,.3f} TOP/s ({rates.sources['compute']}); "
+            f"memory {rates.memory_bytes_per_s / 1e9:,.1f} GB/s ({rates.sources['memory']}); "
+            f"overhead {rates.overhead_ns / 1e3:,.2f} us/node ({rates.sources['overhead']})")
+    t = Table(title="roofline latency(batch)")
+    for col in ("batch", "latency (ms)", "samples/s", "compute-bound share", "GOP", "MB moved"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(str(r["batch"]), f"{r['latency_ns'] / 1e6:,.3f}", f"{r['samples_per_s']:,.1f}",
+                  f"{r['compute_bound_share']:.2f}", f"{r['gop']:,.2f}", f"{r['mb_moved']:,.1f}")
+    c.print(t)

@@ -50,6 +50,8 @@ __all__ = [
     "ScenarioHarness",
     "CalibrationTarget",
     "ModelProfile",
+    "KernelMeasurement",
+    "Roofline",
     "HardwareProfile",
     "SCENARIO_NAMES",
 ]
@@ -259,6 +261,12 @@ class ModelProfile(_Strict):
     noise: NoiseModel = Field(default_factory=NoNoise)
     scenarios: dict[str, ScenarioHarness] = Field(default_factory=dict)
     calibration: list[CalibrationTarget] = Field(default_factory=list)
+    compute_bound_share: float | None = Field(
+        default=None, ge=0, le=1,
+        description="share of latency(batch) spent in compute-bound operators (roofline), the "
+        "part that scales with clock; None when unknown",
+    )
+    source: str | None = Field(default=None, description="where the whole entry comes from (a fit, a roofline prediction)")
 
     @field_validator("scenarios")
     @classmethod
@@ -267,6 +275,46 @@ class ModelProfile(_Strict):
             if name not in SCENARIO_NAMES:
                 raise ValueError(f"unknown scenario {name!r}; expected one of {SCENARIO_NAMES}")
         return scenarios
+
+
+class KernelMeasurement(_Strict):
+    """One timed kernel size of ``simbench profile build`` (raw provenance of a roofline)."""
+
+    kernel: str = Field(min_length=1)
+    size: str = ""
+    ops: float = Field(ge=0, description="arithmetic operations per call")
+    bytes: float = Field(ge=0, description="bytes moved per call (textbook count)")
+    median_ns: float = Field(gt=0)
+    spread: float = Field(ge=0, description="(p75 - p25) / median of the repeats")
+    times_ns: list[int] = Field(default_factory=list)
+
+
+class Roofline(_Strict):
+    """Achieved compute and memory rates of a device and its fixed per-kernel cost.
+
+    A kernel of ``F`` operations moving ``Q`` bytes takes ``max(F / rate, Q / bandwidth)``
+    plus ``dispatch_overhead_ns`` (Williams, Waterman & Patterson, CACM 2009). Measured by
+    ``simbench profile build`` (``simbench.profiles.measure``), with the raw timings kept in
+    ``measurements``.
+    """
+
+    fp32_flops_per_s: Sourced
+    memory_bytes_per_s: Sourced
+    dispatch_overhead_ns: Sourced
+    int8_ops_per_s: Sourced | None = None
+    conv_flops_per_s: Sourced | None = None
+    measurements: list[KernelMeasurement] = Field(default_factory=list)
+    source: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _positive(self) -> "Roofline":
+        for name in ("fp32_flops_per_s", "memory_bytes_per_s", "int8_ops_per_s", "conv_flops_per_s"):
+            v = getattr(self, name)
+            if v is not None and not v.value > 0:
+                raise ValueError(f"{name}.value must be > 0, got {v.value}")
+        if self.dispatch_overhead_ns.value < 0:
+            raise ValueError(f"dispatch_overhead_ns.value must be >= 0, got {self.dispatch_overhead_ns.value}")
+        return self
 
 
 class HardwareProfile(_Strict):
@@ -285,6 +333,7 @@ class HardwareProfile(_Strict):
     power_limit_w: Sourced | None = None
     idle_power_w: Sourced | None = None
     price_per_hour_usd: Sourced | None = None
+    roofline: Roofline | None = None
     models: dict[str, ModelProfile] = Field(min_length=1)
 
     @model_validator(mode="after")
