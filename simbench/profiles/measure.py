@@ -305,8 +305,21 @@ def _robust_rate(timings: list[KernelTiming], work: str) -> tuple[float, float, 
     if len(set(x)) < 2:
         raise ValueError(f"{timings[0].kernel}: need at least two sizes of different work to fit a rate, got {len(set(x))}")
     design = sm.add_constant(x)
-    res = sm.RLM(y, design, M=sm.robust.norms.HuberT()).fit()
-    t0, slope = float(res.params[0]), float(res.params[1])
+    params = None
+    if len(x) >= 3:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            try:
+                params = sm.RLM(y, design, M=sm.robust.norms.HuberT()).fit().params
+            except (ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError):
+                params = None  # a zero residual scale (points exactly on a line): OLS is exact
+        if params is not None and not np.all(np.isfinite(params)):
+            params = None
+    if params is None:
+        params = sm.OLS(y, design).fit().params
+    t0, slope = float(params[0]), float(params[1])
     if slope <= 0:
         # a rate must be positive; with no slope the work did not change the time (noise)
         slope = float(np.median(y / x))
