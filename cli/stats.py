@@ -620,3 +620,182 @@ def required_queries_command(
     for name, value in rows:
         table.add_row(name, value)
     console().print(table)
+
+
+@app.command("oc")
+@handle_errors
+def oc_command(
+    queries: Annotated[int, typer.Option(help="Queries in the run, n.", rich_help_panel=_CLAIMS)] = 270_336,
+    percentile: Annotated[float, typer.Option(help="Target latency percentile in percent.", rich_help_panel=_CLAIMS)] = 99.0,
+    rates: Annotated[
+        str | None,
+        typer.Option(help="True over-latency rates in percent, comma-separated (default: nine rates from 0.8 to "
+                     "1.05 x (100 - percentile)).", rich_help_panel=_CLAIMS),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the OC curve and coverage-vs-n sawtooth as self-contained "
+                                             "Plotly HTML (plotly.js inlined).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of tables.")] = False,
+) -> None:
+    """Operating characteristics: how often LoadGen's rules pass, and how coverage moves with n.
+
+    Prints (1) the probability that Server early stopping passes n i.i.d. queries when the
+    true over-latency rate is r, beside the plain percentile check; (2) the exact coverage of
+    the paper's margin claim at the paper's counts (the floor(n p) sawtooth); (3) the exact
+    (Beta) query count beside the paper's normal approximation.
+
+    Examples:
+
+      simbench stats oc   (n = 270,336, p99: passes with 0.999 at r = 0.9 %, 0.62 at 0.95 %, 0.099 at 0.98 %)
+
+      simbench stats oc --queries 24576 --percentile 90 --out oc.html
+    """
+    from simbench.stats import exact_sample_size, margin_coverage, operating_characteristic
+
+    p = _fraction_from_percent(percentile, "--percentile")
+    if queries < 1:
+        raise _bad("--queries", f"expected at least 1, got {queries}")
+    _check_out(out)
+    q = 1.0 - p
+    if rates is None:
+        chosen = [q * f for f in (0.8, 0.85, 0.9, 0.925, 0.95, 0.965, 0.98, 1.0, 1.05)]
+    else:
+        try:
+            chosen = [float(v) / 100.0 for v in rates.split(",") if v.strip()]
+        except ValueError:
+            raise _bad("--rates", f"expected percentages separated by commas, got {rates!r}") from None
+        if not chosen or not all(0.0 <= r <= 1.0 for r in chosen):
+            raise _bad("--rates", f"expected percentages in [0, 100], got {rates!r}")
+    oc = operating_characteristic(queries, chosen, p)
+    exact = exact_sample_size(p)
+    if json_out:
+        _print_json({"operating_characteristic": _plain(oc), "exact_sample_size": _plain(exact)})
+    else:
+        from rich.table import Table
+
+        c = console()
+        table = Table(title=f"Server early stopping at n = {queries:,}, p{percentile:g}: tolerates "
+                      f"{oc.max_overlatency_count:,} over-latency queries (plain p{percentile:g} check: "
+                      f"{oc.percentile_check_max_overlatency:,}); passes half the time at r = {oc.rate_at_half * 100:.4f} %")
+        for column in ("true over-latency rate %", "P[ES passes]", f"P[p{percentile:g} check passes]"):
+            table.add_column(column, justify="right", overflow="fold", min_width=len(column) if len(column) < 14 else 8)
+        for r, es, plain in zip(oc.rates, oc.pass_probability, oc.percentile_check_probability):
+            table.add_row(f"{r * 100:.4g}", f"{es:.3g}", f"{plain:.3g}")
+        c.print(table)
+        sizes = Table(title=f"Queries for the margin claim (p{percentile:g}, c=0.99, m={exact.margin * 100:.3g} %): "
+                      "exact Beta law vs Eq. 2")
+        sizes.add_column("count", overflow="fold")
+        sizes.add_column("n", justify="right")
+        sizes.add_column("exact coverage %", justify="right")
+        sizes.add_row("Eq. 2 (normal approximation), unrounded", f"{exact.normal_queries:,}",
+                      f"{exact.normal_coverage * 100:.4f} (one period either side: "
+                      f"{exact.normal_coverage_range[0] * 100:.4f}-{exact.normal_coverage_range[1] * 100:.4f})")
+        sizes.add_row("exact: first n reaching 99 %", f"{exact.first_queries:,}",
+                      f"{margin_coverage(exact.first_queries, p) * 100:.4f}")
+        sizes.add_row("exact: n from which it stays >= 99 %", f"{exact.stable_queries:,}",
+                      f"{margin_coverage(exact.stable_queries, p) * 100:.4f}")
+        sizes.add_row("the paper's rounded count", f"{exact.paper_rounded_queries:,}",
+                      f"{exact.paper_rounded_coverage * 100:.4f}")
+        c.print(sizes)
+    if out is not None:
+        _oc_figure(oc, exact, p).write_html(out, include_plotlyjs=True)
+        console(stderr=True).print(f"figure written to {out}", markup=False)
+
+
+def _oc_figure(oc, exact, p):
+    import numpy as np
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from simbench.stats import margin_coverage, operating_characteristic
+
+    curve = operating_characteristic(oc.query_count, None, p)
+    n = np.arange(int(0.9 * exact.normal_queries), int(1.08 * exact.paper_rounded_queries), dtype=np.int64)
+    step = max(1, n.size // 20_000)
+    figure = make_subplots(rows=1, cols=2, subplot_titles=(
+        f"Server early stopping, n = {oc.query_count:,}: P[pass] vs true over-latency rate",
+        "Exact coverage of the margin claim vs n (floor(n p) sawtooth)"))
+    figure.add_trace(go.Scatter(x=[100 * r for r in curve.rates], y=curve.pass_probability, name="early stopping"),
+                     row=1, col=1)
+    figure.add_trace(go.Scatter(x=[100 * r for r in curve.rates], y=curve.percentile_check_probability,
+                                name="plain percentile check", line_dash="dot"), row=1, col=1)
+    figure.add_vline(x=100 * (1 - p), line_dash="dash", row=1, col=1)
+    figure.add_trace(go.Scatter(x=n[::step], y=100 * margin_coverage(n[::step], p), name="margin coverage",
+                                mode="lines"), row=1, col=2)
+    figure.add_hline(y=99, line_dash="dash", row=1, col=2)
+    for value, name in ((exact.normal_queries, "Eq. 2"), (exact.first_queries, "exact"),
+                        (exact.paper_rounded_queries, "paper")):
+        figure.add_vline(x=value, line_dash="dot", annotation_text=name, row=1, col=2)
+    figure.update_xaxes(title_text="true over-latency rate (%)", row=1, col=1)
+    figure.update_xaxes(title_text="queries n", row=1, col=2)
+    figure.update_yaxes(title_text="probability", row=1, col=1)
+    figure.update_yaxes(title_text="coverage (%)", row=1, col=2)
+    return figure
+
+
+@app.command("early-stopping")
+@handle_errors
+def early_stopping_command(
+    queries: Annotated[int, typer.Option(help="Queries processed, n.")],
+    percentile: Annotated[float, typer.Option(help="Target latency percentile in percent.")] = 99.0,
+    overlatency: Annotated[
+        int | None, typer.Option(help="Server: queries over the target latency, t (strictly greater).")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """LoadGen's early stopping for one run: h(t), t*, the estimate's rank, and LoadGen's wording.
+
+    With --overlatency T: the Server check (passes iff n >= h(T) + T) and its summary lines.
+    Always: the SingleStream/MultiStream estimate (t* = max{t : n >= h(t) + t}; the estimate
+    is the t*-th largest latency, ascending rank n - t* + 1).
+
+    Examples:
+
+      simbench stats early-stopping --queries 270336 --overlatency 2583 --percentile 99
+
+      simbench stats early-stopping --queries 1000 --percentile 90
+    """
+    from simbench.stats import max_overlatency_count, min_passing_queries, server_early_stopping
+
+    p = _fraction_from_percent(percentile, "--percentile")
+    if queries < 0:
+        raise _bad("--queries", f"expected a count >= 0, got {queries}")
+    if overlatency is not None and not 0 <= overlatency <= queries:
+        raise _bad("--overlatency", f"expected 0..{queries} (at most --queries), got {overlatency}")
+    h1 = min_passing_queries(1, p)
+    t_star = max_overlatency_count(queries, p) if queries >= h1 + 1 else None
+    label = f"{p * 100:.1f}"
+    latency = {
+        "query_count": queries, "percentile": p, "min_queries": h1 + 1, "overlatency_count": t_star,
+        "estimate_rank": None if t_star is None else queries - t_star + 1,
+        "discarded": None if t_star is None else t_star - 1,
+        "lines": ([f" * Only processed {queries} queries.",
+                   f" * Need to process at least {h1 + 1} queries for early stopping."] if t_star is None else
+                  [f" * Processed at least {h1 + 1} queries ({queries}).",
+                   f" * Would discard {t_star - 1} highest latency queries.",
+                   f" * Early stopping {label}th percentile estimate: <latency of rank {queries - t_star + 1}>"]),
+    }
+    server = None
+    if overlatency is not None:
+        result = server_early_stopping(queries, overlatency, p)
+        server = {"query_count": queries, "overlatency_count": overlatency,
+                  "min_passing_queries": result.min_passing_queries, "min_queries": result.min_queries,
+                  "passed": result.passed, "queries_needed": result.queries_needed, "lines": list(result.lines)}
+    if json_out:
+        _print_json({"server": server, "latency": latency})
+        return
+    c = console()
+    if server is not None:
+        c.print(f"Server, p{percentile:g}, n = {queries:,}, t = {overlatency:,} over latency: "
+                f"h(t) = {server['min_passing_queries']:,}, needs n >= h(t) + t = {server['min_queries']:,} -> "
+                f"{'passes' if server['passed'] else 'fails'}", markup=False, soft_wrap=True)
+        c.print("Early Stopping Result:\n" + "\n".join(server["lines"]), markup=False, highlight=False)
+        c.print()
+    if t_star is None:
+        c.print(f"SingleStream/MultiStream, p{percentile:g}: n = {queries:,} is below h(1) + 1 = {h1 + 1:,}; "
+                "LoadGen reports no estimate", markup=False, soft_wrap=True)
+    else:
+        c.print(f"SingleStream/MultiStream, p{percentile:g}, n = {queries:,}: t* = {t_star:,} "
+                f"(h(t*) + t* = {min_passing_queries(t_star, p) + t_star:,} <= n); estimate = the t*-th largest "
+                f"latency, ascending rank {queries - t_star + 1:,} ({(queries - t_star + 1) / queries * 100:.2f} % "
+                "of n)", markup=False, soft_wrap=True)
+    c.print("Early Stopping Result:\n" + "\n".join(latency["lines"]), markup=False, highlight=False)

@@ -36,6 +36,18 @@ Sample sizes and confidence intervals
 ``QUERY_COUNT_MULTIPLE``           2**13, the paper's rounding unit
 =================================  ==========================================================
 
+Operating characteristics (i.i.d.)
+
+=================================  ==========================================================
+``server_pass_probability``        P[Server early stopping passes] at a true over-latency rate
+``operating_characteristic``       that curve on a grid -> ``OperatingCharacteristic``
+``margin_coverage``                exact coverage of the margin claim against n (the sawtooth)
+``early_stopping_coverage``        exact coverage of the early-stopping estimate against n
+``exact_sample_size``              the exact (Beta) count beside Eq. 2 -> ``ExactSampleSizeResult``
+``OperatingCharacteristic``        record returned by ``operating_characteristic``
+``ExactSampleSizeResult``          record returned by ``exact_sample_size``
+=================================  ==========================================================
+
 Monte Carlo validation (imported on first use; needs numba)
 
 =================================  ==========================================================
@@ -73,6 +85,15 @@ from simbench.stats.early_stopping import (
     max_overlatency_count,
     min_passing_queries,
     server_early_stopping,
+)
+from simbench.stats.operating import (
+    ExactSampleSizeResult,
+    OperatingCharacteristic,
+    early_stopping_coverage,
+    exact_sample_size,
+    margin_coverage,
+    operating_characteristic,
+    server_pass_probability,
 )
 from simbench.stats.percentile import (
     loadgen_percentile,
@@ -124,22 +145,28 @@ __all__ = [
     "CoverageEstimate",
     "EarlyStoppingResult",
     "EmpiricalLaw",
+    "ExactSampleSizeResult",
     "GammaLaw",
     "LogNormalLaw",
+    "OperatingCharacteristic",
     "PercentileConfidenceInterval",
     "QueueLaw",
     "RequiredQueriesResult",
     "SampleSizeResult",
     "ReplicatedLaw",
     "ValidationResult",
+    "early_stopping_coverage",
+    "exact_sample_size",
     "indicator_autocorrelation",
     "latency_early_stopping",
     "loadgen_percentile",
     "loadgen_percentile_index",
     "loadgen_percentiles",
+    "margin_coverage",
     "margin_of_error",
     "max_overlatency_count",
     "min_passing_queries",
+    "operating_characteristic",
     "order_statistic_coverage",
     "paper_margin",
     "paper_table",
@@ -150,6 +177,7 @@ __all__ = [
     "sample_latencies",
     "sample_size",
     "server_early_stopping",
+    "server_pass_probability",
     "validate",
     "validate_correlated",
 ]
