@@ -385,9 +385,20 @@ def _run_rows(jobs):
     """
     import time
 
+    import signal
+
     err = console(stderr=True)
     rows: list[dict] = []
     started = time.perf_counter()
+    received: list[int] = []
+
+    def on_sigint(signum, frame):
+        # Remember the signal: a KeyboardInterrupt raised inside numba's dispatcher can surface as a
+        # SystemError ("returned a result with an exception set"), which is still this interrupt.
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         for index, (label, name, run) in enumerate(jobs, start=1):
             row_start = time.perf_counter()
@@ -401,9 +412,14 @@ def _run_rows(jobs):
             detail = _row_detail(rows[-1])
             err.print(f"row {index}/{len(jobs)} done in {_duration(row_s)}: {name}{detail}{eta}", markup=False, soft_wrap=True,
                       highlight=False)
-    except KeyboardInterrupt:
+    except BaseException:
+        if not received:
+            raise
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         _stop_workers()
         return rows, True
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return rows, False
 
 
