@@ -43,6 +43,7 @@ __all__ = [
     "parse_arrivals",
     "loadgen_mt19937",
     "PoissonGapStream",
+    "KeptPoissonArrivals",
 ]
 
 
@@ -307,6 +308,23 @@ class PoissonGapStream:
             if n >= 0:
                 return out[:n] if reuse else out[:n].copy()
             count = int(count * 1.25) + 1024
+
+
+@dataclass(frozen=True, eq=False)
+class KeptPoissonArrivals(PoissonArrivals):
+    """``PoissonArrivals`` served from a ``PoissonGapStream``'s kept draws when the seed is
+    the stream's (the same times to the ns; otherwise drawn afresh). A run right after a peak
+    search at the same seed then skips redrawing its tens of millions of gaps."""
+
+    stream: PoissonGapStream | None = None
+
+    def _generate(self, seed, target_qps, duration_ns, min_queries, max_queries, capacity) -> np.ndarray:
+        if self.stream is None or self.stream.seed != int(seed):
+            return super()._generate(seed, target_qps, duration_ns, min_queries, max_queries, capacity)
+        return self.stream.times_ns(target_qps, duration_ns, min_queries, max_queries)
+
+    def describe(self) -> dict:
+        return {"kind": "poisson"}
 
 
 @njit(cache=True)

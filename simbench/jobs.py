@@ -255,7 +255,7 @@ def simulate_job(
     import time
 
     from simbench.sim import dataset_size, simulate, sut_from_profile
-    from simbench.plan.peak import find_peak_qps
+    from simbench.plan.peak import find_peak_qps, kept_arrivals
     from simbench.report import render_detail_log, render_text, summary_to_dict
     from simbench.summary import summarize
     from simbench.trace import write_trace
@@ -314,6 +314,7 @@ def simulate_job(
                 arrivals=arrivals,
             )
             settings = dataclasses.replace(settings, server_target_qps=peak.peak_qps)
+        run_arrivals = kept_arrivals(settings, arrivals) if peak is not None else arrivals
         perf_count = settings.performance_sample_count_override or 1024
         run = simulate(
             settings,
@@ -328,7 +329,7 @@ def simulate_job(
                 "model": model,
                 "peak_search": peak_metadata(peak),
             },
-            arrivals=arrivals,
+            arrivals=run_arrivals,
         )
         errors: tuple[str, ...] = ()
         if run.ran_out_of_queries:

@@ -30,7 +30,7 @@ from simbench.schedule import QuerySchedule, schedule
 from simbench.settings import Scenario, TestSettings, resolve
 from simbench.stats import min_passing_queries
 
-__all__ = ["PeakSearchResult", "PeakProbe", "find_peak_qps", "server_run_passes", "capacity_qps"]
+__all__ = ["PeakSearchResult", "PeakProbe", "find_peak_qps", "server_run_passes", "capacity_qps", "kept_arrivals"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,17 @@ def _probe_schedule(eff, arrivals) -> QuerySchedule:
         eff.target_qps, eff.target_duration_ms * 1_000_000, eff.min_query_count, eff.max_query_count, reuse=True
     )
     return QuerySchedule(eff.scenario, eff.samples_per_query, int(times.shape[0]), times, eff)
+
+
+def kept_arrivals(settings: TestSettings, arrivals=None):
+    """The arrival law for a run after a peak search with the same ``settings`` seed:
+    ``KeptPoissonArrivals`` over this process's kept draws for Poisson (identical times,
+    no redraw), else ``arrivals`` unchanged."""
+    from simbench.arrivals import KeptPoissonArrivals
+
+    if arrivals is not None and not isinstance(arrivals, PoissonArrivals):
+        return arrivals
+    return KeptPoissonArrivals(stream=_GAP_STREAMS.get(int(settings.schedule_rng_seed)))
 
 
 _MAX_STEPS = 200

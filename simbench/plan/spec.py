@@ -344,7 +344,7 @@ def run_point(spec: RunSpec, *, keep_trace: bool = False, required_queries: bool
     SimbenchInputError, ValueError
         As ``prepare``, or a peak search that finds no passing QPS.
     """
-    from simbench.plan.peak import find_peak_qps
+    from simbench.plan.peak import find_peak_qps, kept_arrivals
     from simbench.sim import dataset_size, simulate
     from simbench.summary import summarize
 
@@ -357,6 +357,7 @@ def run_point(spec: RunSpec, *, keep_trace: bool = False, required_queries: bool
             settings, p.sut, service_seed=p.service_seed, criterion=spec.peak_criterion, arrivals=p.arrivals
         )
         settings = dataclasses.replace(settings, server_target_qps=peak.peak_qps)
+    arrivals = kept_arrivals(settings, p.arrivals) if peak is not None else p.arrivals
     perf_count = settings.performance_sample_count_override or 1024
     run = simulate(
         settings,
@@ -366,7 +367,7 @@ def run_point(spec: RunSpec, *, keep_trace: bool = False, required_queries: bool
         qsl_total_count=dataset_size(p.model, perf_count),
         qsl_performance_count=perf_count,
         metadata={"profile": p.profile.name, "device": p.profile.device, "model": p.model},
-        arrivals=p.arrivals,
+        arrivals=arrivals,
     )
     errors: tuple[str, ...] = ()
     if run.ran_out_of_queries:

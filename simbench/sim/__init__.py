@@ -256,7 +256,7 @@ def simulate(
     q_issue, start, complete, batch, device, nq, batches, ran_out, _over = out
     spq = eff.samples_per_query
     trace = Trace(
-        query_id=np.repeat(np.arange(nq, dtype=np.int64), spq),
+        query_id=np.arange(nq, dtype=np.int64) if spq == 1 else np.repeat(np.arange(nq, dtype=np.int64), spq),
         sample_index=sched.sample_indices(nq),
         issue_ns=np.repeat(np.asarray(q_issue, dtype=np.int64), spq) if spq > 1 else np.asarray(q_issue),
         complete_ns=np.asarray(complete),

@@ -33,3 +33,19 @@ def test_peak_search_with_kept_draws_equals_fresh_schedules(monkeypatch):
     fresh = peak.find_peak_qps(s, sut)
     assert fast == fresh
     assert fast.peak_qps > 0.5 * peak.capacity_qps(sut)
+
+
+def test_run_after_search_reuses_draws_and_equals_a_fresh_run():
+    from simbench.arrivals import KeptPoissonArrivals
+    from simbench.sim import simulate
+
+    sut = sut_from_profile(load_profile("a100"), "resnet50", Scenario.Server)
+    s = dataclasses.replace(official_settings("resnet50", "Server"), min_duration_ms=2000)
+    found = peak.find_peak_qps(s, sut)
+    at_peak = dataclasses.replace(s, server_target_qps=found.peak_qps)
+    law = peak.kept_arrivals(at_peak)
+    assert isinstance(law, KeptPoissonArrivals) and law.stream is not None
+    kept, fresh = simulate(at_peak, sut, arrivals=law), simulate(at_peak, sut)
+    for col in ("issue_ns", "start_ns", "complete_ns", "batch_id", "sample_index"):
+        assert np.array_equal(getattr(kept.trace, col), getattr(fresh.trace, col))
+    assert kept.trace.metadata["arrivals"] == fresh.trace.metadata["arrivals"] == {"kind": "poisson"}
