@@ -93,12 +93,35 @@ def calibrate_cmd(
         raise typer.Exit(1)
 
 
+def _model_paths(models: str) -> dict:
+    """``resnet50,small`` or ``name=path.onnx`` items -> {name: path} (built-ins are built)."""
+    from pathlib import Path
+
+    from simbench.bench.models import BUILTIN_MODELS, model_path
+
+    items = [m.strip() for m in models.split(",") if m.strip()]
+    if not items:
+        raise ValueError("--models: give at least one model (e.g. resnet50)")
+    out = {}
+    for item in items:
+        if "=" in item:
+            key, path = item.split("=", 1)
+            if not Path(path).is_file():
+                raise ValueError(f"--models {item}: {path}: ONNX file not found")
+            out[key] = Path(path)
+        elif item in BUILTIN_MODELS:
+            out[item] = None
+        else:
+            raise ValueError(f"--models: expected names from {sorted(BUILTIN_MODELS)} or NAME=PATH.onnx, got {item!r}")
+    return {k: (v if v is not None else model_path(k)) for k, v in out.items()}
+
+
 @app.command("build")
 @handle_errors
 def build_cmd(
     out: Annotated[str, typer.Option(help="Profile YAML to write (e.g. local.yaml).")],
     name: Annotated[str, typer.Option(help="Profile name.")] = "local",
-    models: Annotated[str, typer.Option(help="Built-in ONNX models to predict from the roofline, comma list; the first is the default model.")] = "resnet50,small",
+    models: Annotated[str, typer.Option(help="ONNX models to predict from the roofline, comma list of built-in names (resnet50, small, tiny) or NAME=PATH.onnx; the first is the default model.")] = "resnet50,small",
     threads: Annotated[Optional[int], typer.Option(help="Kernel threads \\[default: every usable CPU].")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Tiny sizes (seconds; for smoke tests, not for predictions).")] = False,
 ) -> None:
@@ -120,7 +143,7 @@ def build_cmd(
         raise ValueError(f"--out {out}: expected a .yaml file name")
     if not target.parent.is_dir():
         raise ValueError(f"--out {out}: folder {target.parent} does not exist")
-    model_list = tuple(m.strip() for m in models.split(",") if m.strip())
+    model_paths = _model_paths(models)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console(stderr=True), transient=True) as progress:
         task = progress.add_task("measuring", total=None)
@@ -129,7 +152,7 @@ def build_cmd(
             progress.update(task, completed=done, total=total, description=label)
 
         prof, sweep, fit = profile_this_machine(
-            name=name, models=model_list, quick=quick, threads=threads, on_progress=on_progress
+            model_paths, name=name, quick=quick, threads=threads, on_progress=on_progress
         )
     write_profile(prof, target, header=f"Profile of this machine written by: simbench profile build --out {out}"
                   + (f" --threads {threads}" if threads else "") + (" --quick" if quick else ""))
@@ -210,3 +233,75 @@ def predict_cmd(
         t.add_row(str(r["batch"]), f"{r['latency_ns'] / 1e6:,.3f}", f"{r['samples_per_s']:,.1f}",
                   f"{r['compute_bound_share']:.2f}", f"{r['gop']:,.2f}", f"{r['mb_moved']:,.1f}")
     c.print(t)
+
+
+def _read_traces(paths: list[str]):
+    """(label, Trace) for each ``--trace``: a trace.parquet, a folder holding one, or a
+    LoadGen log folder (imported)."""
+    from pathlib import Path
+
+    from simbench.errors import TraceError
+    from simbench.trace import read_trace
+
+    out = []
+    for s in paths:
+        p = Path(s)
+        if p.is_dir() and (p / "trace.parquet").is_file():
+            p = p / "trace.parquet"
+        if p.is_dir():
+            from simbench.bench.loadgen_logs import import_loadgen_dir
+
+            run = import_loadgen_dir(p)
+            if run.trace is None:
+                raise TraceError(f"--trace {s}: LoadGen folder without mlperf_log_trace.json: no per-sample times to fit")
+            out.append((f"{s} (LoadGen log import)", run.trace))
+        else:
+            out.append((s, read_trace(p)))
+    return out
+
+
+@app.command("fit")
+@handle_errors
+def fit_cmd(
+    trace: Annotated[list[str], typer.Option("--trace", help="A trace.parquet from simbench benchmark (either engine), a folder holding one, or a LoadGen log folder; repeat for several.")],
+    into: Annotated[str, typer.Option("--into", help="Profile YAML to add the model to (created, describing this machine, if absent).")],
+    model: Annotated[str, typer.Option(help="Model name in the profile (e.g. resnet50).")],
+    form: Annotated[str, typer.Option(help="'line' (latency = fixed + per-sample cost, median regression) or 'table' (median per batch size).")] = "line",
+    min_batches: Annotated[int, typer.Option("--min-batches", help="Fewest batches each batch size must have.")] = 3,
+    description: Annotated[str, typer.Option(help="Model description for the profile.")] = "",
+) -> None:
+    """Fit latency(batch) and the noise law of one model from real traces and write it into a
+    profile, with the traces as provenance.
+
+    Example: simbench profile fit --trace ss/SingleStream/trace.parquet --trace off8/Offline/trace.parquet --into local.yaml --model resnet50
+    """
+    from pathlib import Path
+
+    from simbench.profiles.dump import write_profile
+    from simbench.profiles.fit import batch_service_times, fit_into_profile, fit_latency, fitted_model
+
+    target = Path(into)
+    if target.suffix not in (".yaml", ".yml"):
+        raise ValueError(f"--into {into}: expected a .yaml file name")
+    if not target.parent.is_dir():
+        raise ValueError(f"--into {into}: folder {target.parent} does not exist")
+    if not model or any(ch.isspace() for ch in model):
+        raise ValueError(f"--model: expected a name without spaces, got {model!r}")
+    if not trace:
+        raise ValueError("--trace: give at least one trace")
+    times = None
+    for label, tr in _read_traces(trace):
+        bt = batch_service_times(tr, label)
+        times = bt if times is None else times + bt
+    fit = fit_latency(times, form=form, min_batches=min_batches)
+    frameworks = sorted({str(t.get("sut")) for t in times.traces if t.get("sut")})
+    entry = fitted_model(fit, times, description=description, framework=", ".join(frameworks))
+    prof = fit_into_profile(target, model, entry)
+    write_profile(prof, target)
+    c = console()
+    c.print(f"[bold]{model}[/bold] into {target} ({fit.n_batches} batches from {len(times.traces)} trace(s), form {fit.form})")
+    c.print(f"  latency(b) = {fit.line_fixed_ns / 1e6:,.3f} ms + {fit.line_per_sample_ns / 1e6:,.3f} ms x b (median regression)")
+    for s, m, n in zip(fit.sizes, fit.median_ns, fit.batches_per_size):
+        e = fit.empirical[s]
+        c.print(f"  batch {s}: {n} batches, latency {m / 1e6:,.3f} ms (raw p50 {e['p50'] / 1e6:,.3f}, p99 {e['p99'] / 1e6:,.3f} ms)")
+    c.print("  noise: " + ", ".join(f"q({p:g})={m:.3f}" for p, m in fit.noise_points))

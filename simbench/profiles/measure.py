@@ -437,23 +437,23 @@ def build_local_profile(
 
 
 def profile_this_machine(
+    models: dict[str, "str | Path"],
     *,
     name: str = "local",
-    models: tuple[str, ...] = ("resnet50", "small"),
     quick: bool = False,
     threads: int | None = None,
     on_progress: Callable[[int, int, str], None] | None = None,
 ):
     """``simbench profile build``: measure the kernels, fit the roofline, and add one
-    roofline-predicted model entry per built-in ONNX model so the profile simulates at once.
+    roofline-predicted model entry per ONNX model so the profile simulates at once.
 
     Parameters
     ----------
+    models : dict of str to path
+        Model name -> ``.onnx`` file (the CLI resolves ``onnx:resnet50`` etc. to the
+        locally built files); the first is the profile's default model.
     name : str
         Profile name (letters, digits, ``_ . -``).
-    models : tuple of str
-        Built-in models (``simbench.bench.models.BUILTIN_MODELS``) to predict; the first is
-        the profile's default model.
     quick, threads, on_progress
         As in ``measure_kernels``; ``on_progress`` also reports the model predictions.
 
@@ -464,16 +464,16 @@ def profile_this_machine(
     Raises
     ------
     ValueError
-        Unknown model name, bad thread count, or ONNX not installed (with the pip command);
-        all checked before any kernel runs.
+        No model, a missing model file, a bad thread count, or ONNX not installed (with the
+        pip command); all checked before any kernel runs.
     """
-    from simbench.bench.models import BUILTIN_MODELS
+    from pathlib import Path
 
     if not models:
-        raise ValueError("--models: give at least one built-in model (e.g. resnet50)")
-    for m in models:
-        if m not in BUILTIN_MODELS:
-            raise ValueError(f"--models: expected names from {sorted(BUILTIN_MODELS)}, got {m!r}")
+        raise ValueError("--models: give at least one model")
+    for m, path in models.items():
+        if not Path(path).is_file():
+            raise ValueError(f"--models {m}: {path}: ONNX file not found")
     try:
         import onnx  # noqa: F401
     except ImportError:
@@ -493,20 +493,19 @@ def profile_this_machine(
     sweep = measure_kernels(quick=quick, threads=threads, on_progress=kernel_progress)
     fit = fit_roofline(sweep)
     bare = build_local_profile(sweep, fit, name=name, placeholder_ok=True)
-    from simbench.bench.models import model_path
     from simbench.profiles.roofline import graph_costs, predict_latency, predicted_model, rates_for
 
     entries = {}
     rates = rates_for(bare, "fp32")
-    for i, m in enumerate(models):
-        costs = graph_costs(model_path(m))
+    for i, (m, path) in enumerate(models.items()):
+        costs = graph_costs(path)
         pred = predict_latency(costs, rates)
         entries[m] = predicted_model(
-            pred, description=f"simbench built-in onnx:{m} ({costs.total_ops(1) / 1e9:.3f} GOP/image, "
+            pred, description=f"{Path(path).name} ({costs.total_ops(1) / 1e9:.3f} GOP/sample, "
             f"{costs.parameters:,} parameters), fp32", profile_name=name,
         ).model_dump(mode="json", exclude_unset=True)
         if on_progress:
-            on_progress(sweep_n + i + 1, total, f"roofline prediction onnx:{m}")
+            on_progress(sweep_n + i + 1, total, f"roofline prediction {m}")
     data = bare.model_dump(mode="json", exclude_unset=True)
     data["models"] = entries
     from simbench.profiles.schema import HardwareProfile

@@ -162,17 +162,31 @@ def test_profile_build_writes_a_profile_that_loads_and_simulates(tmp_path):
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["profile", "build", "--out", "x.txt"], "--out x.txt: expected a .yaml file name"),
     (["profile", "build", "--out", "x.yaml", "--models", "vgg"], "--models: expected names from"),
-    (["profile", "build", "--out", "x.yaml", "--threads", "0"], "--threads: expected 1 .."),
-    (["profile", "predict", "--profile", "a100", "--onnx", "missing.onnx"], "--onnx missing.onnx: file not found"),
-    (["profile", "predict", "--profile", "a100", "--onnx", "onnx:tiny", "--batch", "0"], "--batch: batch sizes must be >= 1"),
     (["profile", "predict", "--profile", "a100", "--onnx", "onnx:tiny", "--precision", "fp8"], "--precision: expected one of"),
 ])
 def test_bad_flags_are_one_line_errors(tmp_path, args, msg):
     r = _cli(*args, cwd=tmp_path)
     assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_bad_inputs_are_named_by_the_library(tmp_path):
+    from simbench.profiles.measure import profile_this_machine
+    from simbench.profiles.roofline import rates_for
+    from simbench.profiles import load_profile
+
+    with pytest.raises(ValueError, match="--models m: .*missing.onnx: ONNX file not found"):
+        profile_this_machine({"m": tmp_path / "missing.onnx"})
+    with pytest.raises(ValueError, match="--onnx .*missing.onnx: file not found"):
+        graph_costs(tmp_path / "missing.onnx")
+    (tmp_path / "bad.onnx").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="bad.onnx: not an ONNX model"):
+        graph_costs(tmp_path / "bad.onnx")
+    with pytest.raises(ValueError, match="batch sizes must be >= 1"):
+        predict_latency(graph_costs(_one_gemm_model(4, 4)), RooflineRates(1, 1, 1, 0, 4, {}), (0,))
+    with pytest.raises(ValueError, match="--precision: expected one of"):
+        rates_for(load_profile("a100"), "fp8")
 
 
 def test_predict_a100_int8_json(tmp_path):
