@@ -20,7 +20,7 @@ from simbench.arrivals import ArrivalProcess
 from simbench.profiles.schema import DynamicBatching, NoBatching, NoNoise
 from simbench.sim import SimulatedSUT
 
-__all__ = ["make_sut", "ReplayArrivals", "RecordingSink"]
+__all__ = ["make_sut", "ReplayArrivals", "RecordingSink", "demo_dvfs"]
 
 
 def make_sut(
@@ -29,6 +29,13 @@ def make_sut(
     batching: NoBatching | DynamicBatching | None = None,
     replicas: int = 1,
     table: list[tuple[int, float]] | None = None,
+    *,
+    dvfs=None,
+    compute_share: list[tuple[int, float]] | None = None,
+    streams: int | None = None,
+    stream_gain: float = 0.0,
+    governor=None,
+    ambient_c: float | None = None,
 ) -> SimulatedSUT:
     """A simulated SUT with a one-point latency table (``latency_ns`` for any batch of one) or
     the given ``table`` of ``(batch, median latency ns)`` pairs.
@@ -38,7 +45,11 @@ def make_sut(
     >>> sut = make_sut(2e6, replicas=2)
     >>> sut.max_batch, sut.replicas
     (1, 2)
+    ``dvfs`` (a ``DvfsModel``, e.g. ``demo_dvfs()``), ``compute_share`` (``(batch, share)``
+    pairs), ``streams``/``stream_gain`` and ``governor``/``ambient_c`` give it a device model.
     """
+    from simbench.profiles.device import ComputeShare, ComputeSharePoint, StreamSharing
+
     if table is None:
         xs, ys = np.array([1.0]), np.array([float(latency_ns)])
     else:
@@ -51,6 +62,13 @@ def make_sut(
         noise=noise or NoNoise(),
         batching=batching or NoBatching(),
         replicas=replicas,
+        dvfs=dvfs,
+        compute_share=ComputeShare(points=[ComputeSharePoint(batch=b, share=c, source="test") for b, c in compute_share])
+        if compute_share
+        else None,
+        streams=StreamSharing(count=streams, gain=stream_gain, source="test") if streams else None,
+        governor=governor,
+        ambient_c=ambient_c,
     )
 
 
@@ -112,3 +130,25 @@ class RecordingSink:
     def wait(self, n: int, timeout_s: float = 60.0) -> bool:
         with self._cv:
             return self._cv.wait_for(lambda: self._done >= n or bool(self.failures), timeout_s) and not self.failures
+
+
+def demo_dvfs(thermal: bool = True, **overrides):
+    """A small ``DvfsModel`` for tests: 300..1200 MHz in 100 MHz steps, 50 W idle, 300 W busy at
+    1200 MHz, voltage slope 0.5, and (``thermal``) R 0.2 C/W, C 20 J/C (a 4 s time constant),
+    slowdown at 80 C with 5 C hysteresis, 25 C ambient."""
+    from simbench.profiles.device import DvfsModel
+
+    def v(x):
+        return {"value": x, "source": "test"}
+
+    data = {
+        "reference_clock_mhz": v(1200), "min_clock_mhz": v(300), "max_clock_mhz": v(1200),
+        "clock_step_mhz": v(100), "idle_power_w": v(50), "busy_power_w": v(300), "voltage_slope": v(0.5),
+    }
+    if thermal:
+        data["thermal"] = {
+            "resistance_c_per_w": v(0.2), "capacitance_j_per_c": v(20), "slowdown_c": v(80),
+            "hysteresis_c": v(5), "ambient_c": v(25),
+        }
+    data.update({k: v(x) for k, x in overrides.items()})
+    return DvfsModel.model_validate(data)

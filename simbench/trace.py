@@ -13,6 +13,7 @@ start_ns       int64, nullable  when execution began (batch dispatch)
 complete_ns    int64            when the SUT reported the sample complete
 batch_id       int64, nullable  which batch served it
 device_id      int64, nullable  which replica served it
+clock_mhz      int64, nullable  simulated: the device clock the batch ran at (MHz, rounded)
 =============  ===============  =========================================================
 
 Run metadata (settings, profile and provenance, seeds, engine, host, version, real vs
@@ -42,8 +43,9 @@ COLUMNS = (
     "complete_ns",
     "batch_id",
     "device_id",
+    "clock_mhz",
 )
-NULLABLE_COLUMNS = frozenset({"issued_ns", "start_ns", "batch_id", "device_id"})
+NULLABLE_COLUMNS = frozenset({"issued_ns", "start_ns", "batch_id", "device_id", "clock_mhz"})
 REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c not in NULLABLE_COLUMNS)
 METADATA_KEY = b"simbench.run"
 # Sorted-ish integer timestamps compress several-fold with delta encoding.
@@ -64,6 +66,9 @@ class Trace:
         int64, shape (n_samples,).
     issued_ns, start_ns, batch_id, device_id : numpy.ndarray or None
         int64, shape (n_samples,), or None when the producer does not record them.
+    clock_mhz : numpy.ndarray or None
+        int64 MHz, shape (n_samples,): the clock of the device when the sample's batch was
+        dispatched (simulated runs of a profile with a ``dvfs`` section); None otherwise.
     masks : dict[str, numpy.ndarray]
         Validity masks for nullable columns that are only partly present.
     metadata : dict
@@ -80,6 +85,7 @@ class Trace:
     start_ns: np.ndarray | None = None
     batch_id: np.ndarray | None = None
     device_id: np.ndarray | None = None
+    clock_mhz: np.ndarray | None = None
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 

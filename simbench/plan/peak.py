@@ -78,17 +78,14 @@ def server_run_passes(
     ``n - floor(n*p) - 1`` samples above the bound) and, for ``criterion='valid'``,
     ``n >= h(t) + t`` (early stopping).
     """
-    from simbench.sim import engine_args
-    from simbench.sim.engine_numba import run_kernel
+    from simbench.sim import run_engine
 
     eff = resolve(settings, qsl_performance_count, qsl_performance_count)
-    out = run_kernel(
-        *engine_args(eff, _probe_schedule(eff, arrivals), sut, service_seed),
-        record=False,
-        latency_bound_ns=int(eff.target_latency_ns),
+    out = run_engine(
+        eff, _probe_schedule(eff, arrivals), sut, service_seed, record=False, latency_bound_ns=int(eff.target_latency_ns)
     )
-    n = int(out[5])
-    over = int(out[8])
+    n = int(out.queries_issued)
+    over = int(out.overlatency)
     p = eff.target_latency_percentile
     perf_ok = over <= n - math.floor(n * p) - 1
     ok = perf_ok

@@ -36,6 +36,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from simbench.batching import BatchingPolicy, DynamicBatching, NoBatching
+from simbench.profiles.device import ComputeShare, DvfsModel, StreamSharing
 
 __all__ = [
     "Sourced",
@@ -225,6 +226,7 @@ class ScenarioHarness(_Strict):
 
     batching: BatchingPolicy = Field(default_factory=NoBatching)
     replicas: int = Field(default=1, ge=1, le=4096)
+    streams: StreamSharing | None = None
     settings: dict[str, float] = Field(default_factory=dict)
     source: str = Field(min_length=1)
 
@@ -259,6 +261,7 @@ class ModelProfile(_Strict):
     framework: str = ""
     latency: TableLatencyModel
     noise: NoiseModel = Field(default_factory=NoNoise)
+    compute_share: ComputeShare | None = None
     scenarios: dict[str, ScenarioHarness] = Field(default_factory=dict)
     calibration: list[CalibrationTarget] = Field(default_factory=list)
     compute_bound_share: float | None = Field(
@@ -334,6 +337,7 @@ class HardwareProfile(_Strict):
     idle_power_w: Sourced | None = None
     price_per_hour_usd: Sourced | None = None
     roofline: Roofline | None = None
+    dvfs: DvfsModel | None = None
     models: dict[str, ModelProfile] = Field(min_length=1)
 
     @model_validator(mode="after")

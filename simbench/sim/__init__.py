@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from simbench.schedule import QuerySchedule, schedule
 from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario, TestMode, TestSettings, resolve
 from simbench.trace import Trace
 
-__all__ = ["SimulatedSUT", "SimulationRun", "simulate", "sut_from_profile", "ENGINES", "dataset_size"]
+__all__ = ["SimulatedSUT", "SimulationRun", "simulate", "sut_from_profile", "run_engine", "EngineOutput", "ENGINES", "dataset_size"]
 
 ENGINES = ("auto", "simpy", "numba")
 
@@ -72,6 +72,17 @@ class SimulatedSUT:
         Devices (>= 1).
     provenance : dict
         Where the numbers came from (profile name, device, model, sources).
+    dvfs : DvfsModel or None
+        Clocks, power law and thermal constants of each device (the profile's ``dvfs``).
+    compute_share : ComputeShare or None
+        The clock-scaled share of each batch's latency (the model's ``compute_share``).
+    streams : StreamSharing or None
+        Concurrent inference streams per device (None: one).
+    governor : GovernorSpec or None
+        How each device picks its clock (None: fixed at the reference clock, no ticks — the
+        simulator as it was before the device model).
+    ambient_c : float or None
+        Ambient temperature for the thermal model (None: the profile's).
     """
 
     name: str
@@ -81,10 +92,42 @@ class SimulatedSUT:
     batching: NoBatching | DynamicBatching
     replicas: int = 1
     provenance: dict = field(default_factory=dict)
+    dvfs: Any = None
+    compute_share: Any = None
+    streams: Any = None
+    governor: Any = None
+    ambient_c: float | None = None
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"replicas: expected >= 1, got {self.replicas}")
+        if isinstance(self.governor, str):
+            from simbench.sim.governors import parse_governor
+
+            object.__setattr__(self, "governor", parse_governor(self.governor))
+        self.device_model  # validates governor / ambient against the device (clear ValueError)
+
+    @property
+    def device_model(self):
+        """The ``DeviceModel`` of each replica (``simbench.sim.device``)."""
+        from simbench.sim.device import DeviceModel
+
+        return DeviceModel(
+            batch_points=self.batch_points,
+            latency_points_ns=self.latency_points_ns,
+            noise=self.noise,
+            compute_share=self.compute_share,
+            dvfs=self.dvfs,
+            streams=self.streams,
+            governor=self.governor,
+            ambient_c=self.ambient_c,
+        )
+
+    def with_governor(self, governor=None, ambient_c: float | None = None) -> "SimulatedSUT":
+        """A copy with another governor (spec string or ``GovernorSpec``) and ambient."""
+        import dataclasses
+
+        return dataclasses.replace(self, governor=governor, ambient_c=ambient_c)
 
     @property
     def max_batch(self) -> int:
@@ -105,6 +148,7 @@ class SimulatedSUT:
             },
             "noise": self.noise.model_dump(),
             "provenance": self.provenance,
+            **({"device_model": self.device_model.describe()} if self.dvfs is not None else {}),
         }
 
 
@@ -115,16 +159,27 @@ def sut_from_profile(
     *,
     batching: NoBatching | DynamicBatching | None = None,
     replicas: int | None = None,
+    governor=None,
+    ambient_c: float | None = None,
 ) -> SimulatedSUT:
     """Build the simulated SUT for one model and scenario from a profile.
 
-    The profile's per-scenario harness settings give the default batching and replicas;
-    ``batching``/``replicas`` override them.
+    The profile's per-scenario harness settings give the default batching, replicas and
+    inference streams; ``batching``/``replicas`` override them.
+
+    Parameters
+    ----------
+    governor : str or GovernorSpec, optional
+        A governor spec (``simbench.sim.governors``: ``fixed:MHZ``, ``performance``,
+        ``ondemand:...``, ``power_cap:W``, ``thermal``). None: the fixed-clock device.
+    ambient_c : float, optional
+        Ambient temperature (C) for the thermal model; default the profile's.
 
     Raises
     ------
     ValueError
-        The model is not in the profile (the message lists the models it has).
+        The model is not in the profile (the message lists the models it has); a bad governor
+        spec, or one the profile has no data for (no ``dvfs`` / ``compute_share``).
     """
     if model not in profile.models:
         raise ValueError(
@@ -143,6 +198,11 @@ def sut_from_profile(
         noise=mp.noise,
         batching=chosen_batching,
         replicas=chosen_replicas,
+        dvfs=profile.dvfs,
+        compute_share=mp.compute_share,
+        streams=harness.streams if harness else None,
+        governor=governor,
+        ambient_c=ambient_c,
         provenance={
             "profile": profile.name,
             "device": profile.device,
@@ -164,29 +224,83 @@ class SimulationRun:
     engine: str
     ran_out_of_queries: bool
     batches: int
+    timeline: Any = None
+
+
+class EngineOutput(NamedTuple):
+    """What both engines return (``engine_numba.run_kernel``, ``engine_simpy.run``)."""
+
+    query_issue_ns: np.ndarray
+    start_ns: np.ndarray
+    complete_ns: np.ndarray
+    batch_id: np.ndarray
+    device_id: np.ndarray
+    clock_idx: np.ndarray
+    queries_issued: int
+    batches: int
+    ran_out: bool
+    overlatency: int
+    energy_wns: np.ndarray
+    end_ns: int
+    tl_t_ns: np.ndarray
+    tl_device_id: np.ndarray
+    tl_clock_idx: np.ndarray
+    tl_power_w: np.ndarray
+    tl_temperature_c: np.ndarray
+    tl_throttle: np.ndarray
 
 
 def engine_args(eff: EffectiveSettings, sched: QuerySchedule, sut: SimulatedSUT, service_seed: int) -> tuple:
-    """The positional arguments both engines take (``engine_numba.run_kernel``)."""
-    from simbench.profiles.latency import noise_kernel_args
+    """``(RunPlan, EngineModel, rng)``: the three arguments both engines take."""
+    from simbench.sim.device import RunPlan
 
-    closed = SCENARIO_RULES[eff.scenario].closed_loop
     arrivals = sched.scheduled_ns if sched.scheduled_ns is not None else np.zeros(0, dtype=np.int64)
-    return (
-        closed,
-        int(eff.samples_per_query),
-        arrivals,
-        int(sched.query_count),
-        int(eff.min_query_count),
-        int(eff.min_duration_ms) * 1_000_000,
-        int(eff.max_duration_ms) * 1_000_000,
-        np.ascontiguousarray(sut.batch_points, dtype=np.float64),
-        np.ascontiguousarray(sut.latency_points_ns, dtype=np.float64),
-        int(sut.max_batch),
-        int(sut.timeout_ns),
-        int(sut.replicas),
-        stream_rng(service_seed, "service"),
-        *noise_kernel_args(sut.noise),
+    plan = RunPlan(
+        closed=bool(SCENARIO_RULES[eff.scenario].closed_loop),
+        samples_per_query=int(eff.samples_per_query),
+        arrivals_ns=np.ascontiguousarray(arrivals, dtype=np.int64),
+        generated_queries=int(sched.query_count),
+        min_query_count=int(eff.min_query_count),
+        min_duration_ns=int(eff.min_duration_ms) * 1_000_000,
+        max_duration_ns=int(eff.max_duration_ms) * 1_000_000,
+    )
+    model = sut.device_model.lower(sut.max_batch, sut.timeout_ns, sut.replicas)
+    return plan, model, stream_rng(service_seed, "service")
+
+
+def run_engine(
+    eff: EffectiveSettings,
+    sched: QuerySchedule,
+    sut: SimulatedSUT,
+    service_seed: int,
+    *,
+    engine: str = "numba",
+    record: bool = True,
+    latency_bound_ns: int = -1,
+) -> EngineOutput:
+    """Run one engine on a resolved schedule; ``record=False`` keeps no per-sample arrays
+    (numba only) and ``latency_bound_ns >= 0`` counts samples above the bound."""
+    args = engine_args(eff, sched, sut, service_seed)
+    if engine == "numba":
+        from simbench.sim.engine_numba import run_kernel
+
+        out = run_kernel(*args, record, latency_bound_ns)
+    elif engine == "simpy":
+        from simbench.sim import engine_simpy
+
+        out = engine_simpy.run(*args, record, latency_bound_ns)
+    else:
+        raise ValueError(f"engine: expected 'numba' or 'simpy', got {engine!r}")
+    out = EngineOutput(*out)
+    # timeline rows in (t, device) order (stable: a device's rows at one instant keep their order)
+    order = np.lexsort((out.tl_device_id, out.tl_t_ns))
+    return out._replace(
+        tl_t_ns=out.tl_t_ns[order],
+        tl_device_id=out.tl_device_id[order],
+        tl_clock_idx=out.tl_clock_idx[order],
+        tl_power_w=out.tl_power_w[order],
+        tl_temperature_c=out.tl_temperature_c[order],
+        tl_throttle=out.tl_throttle[order],
     )
 
 
@@ -244,17 +358,17 @@ def simulate(
     eff = resolve(settings, qsl_total_count or qsl_performance_count, qsl_performance_count)
     sched = schedule(eff, arrivals)
     chosen = "numba" if engine == "auto" else engine
-    args = engine_args(eff, sched, sut, service_seed)
-    if chosen == "numba":
-        from simbench.sim.engine_numba import run_kernel
-
-        out = run_kernel(*args)
-    else:
-        from simbench.sim import engine_simpy
-
-        out = engine_simpy.run(*args)
-    q_issue, start, complete, batch, device, nq, batches, ran_out, _over = out
+    out = run_engine(eff, sched, sut, service_seed, engine=chosen)
+    q_issue, start, complete, batch, device = out[:5]
+    nq, batches, ran_out = out.queries_issued, out.batches, out.ran_out
     spq = eff.samples_per_query
+    model = sut.device_model
+    clock_col = None
+    timeline = None
+    if sut.dvfs is not None:
+        grid = sut.device_model.lower(sut.max_batch, sut.timeout_ns, sut.replicas).clocks_mhz
+        clock_col = np.round(grid[out.clock_idx]).astype(np.int64)
+        timeline = _timeline(out, grid, sut, model)
     trace = Trace(
         query_id=np.arange(nq, dtype=np.int64) if spq == 1 else np.repeat(np.arange(nq, dtype=np.int64), spq),
         sample_index=sched.sample_indices(nq),
@@ -263,6 +377,7 @@ def simulate(
         start_ns=np.asarray(start),
         batch_id=np.asarray(batch),
         device_id=np.asarray(device),
+        clock_mhz=clock_col,
         metadata={
             "kind": "simulated",
             "engine": chosen,
@@ -284,6 +399,35 @@ def simulate(
             **(metadata or {}),
         },
     )
-    return SimulationRun(trace, eff, sched, chosen, bool(ran_out), int(batches))
+    return SimulationRun(trace, eff, sched, chosen, bool(ran_out), int(batches), timeline)
+
+
+def _timeline(out: EngineOutput, grid: np.ndarray, sut: SimulatedSUT, model):
+    from simbench.timeline import DeviceTimeline
+
+    energy_j = [float(e) / 1e9 for e in out.energy_wns]
+    return DeviceTimeline(
+        device_id=out.tl_device_id,
+        t_ns=out.tl_t_ns,
+        clock_mhz=grid[out.tl_clock_idx],
+        power_w=out.tl_power_w,
+        temperature_c=out.tl_temperature_c,
+        throttle=out.tl_throttle,
+        metadata={
+            "kind": "simulated",
+            "end_ns": int(out.end_ns),
+            "energy_j": energy_j,
+            "governor": sut.governor.describe() if sut.governor is not None else None,
+            "ambient_c": model.ambient,
+            "power_law": "P(f, busy) = idle_power_w + busy * (busy_power_w - idle_power_w) * (f / f_max) * (1 - s (1 - f / f_max))^2",
+            "thermal_law": "C dT/dt = P - (T - T_ambient) / R, stepped exactly per governor period at the period's mean power",
+            "columns": {
+                "device_id": "replica", "t_ns": "ns from the run's start", "clock_mhz": "device clock from this row on",
+                "power_w": "mean power since the device's previous row (W)", "temperature_c": "RC-model temperature (NaN: not modelled)",
+                "throttle": "NVML clock-event reason bits in force: 0x4 SwPowerCap, 0x40 HwThermalSlowdown",
+            },
+            "dvfs": sut.dvfs.model_dump() if sut.dvfs is not None else None,
+        },
+    )
 
 

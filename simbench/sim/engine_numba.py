@@ -1,21 +1,34 @@
 """The numba-compiled fast path of the simulated SUT.
 
 It implements exactly the event semantics of the SimPy reference model
-(``simbench.sim.engine_simpy``), for the configurations both support, so that for the same
-inputs both produce the identical Trace. The semantics, at every instant ``t``:
+(``simbench.sim.engine_simpy``), so that for the same inputs both produce the identical Trace
+and device timeline. The model arrives as two typed structures (``RunPlan``, ``EngineModel``
+from ``simbench.sim.device``), never as a list of positional arguments.
 
-1. devices whose batch finishes at ``t`` complete its samples (lowest device index first);
+Order of events at one instant ``t`` (both engines):
+
+0. governor phase, for each device (lowest index first; devices are independent):
+   a clock change chosen ``transition_ns`` earlier takes effect, then the governor tick (at
+   ``t = k * period``) reads the last period (mean power, utilization), advances the RC
+   temperature, and picks the clock (``simbench.sim.governors.decide_clock``);
+1. devices whose batch finishes at ``t`` complete its samples (lowest stream slot first);
    in a closed loop (SingleStream/MultiStream) a completed query lets the next one issue
    at ``t``;
 2. queries scheduled at or before ``t`` join the FIFO sample queue (open loop: Server,
    Offline);
-3. while a device is idle and samples wait: the lowest-index idle device takes
+3. while a stream is free and samples wait: the lowest-index device with a free stream takes
    ``max_batch`` samples if that many wait, or all waiting samples (at most ``max_batch``)
    once the oldest has waited ``timeout_ns``; otherwise the next event is that deadline.
 
-A batch of ``b`` samples dispatched as the ``k``-th batch of the run takes
-``service_time_ns(latency_table, b, m)`` with ``m`` the next draw of the
-service-noise generator (``draw_multiplier``), one draw per batch in dispatch order.
+A batch of ``b`` samples dispatched as the ``k``-th batch of the run on a device at clock
+index ``i`` with ``n`` batches then in flight on it (itself included) takes
+``device_service_time_ns(table, share, b, f_ref / f_i, n, gain, m)`` with ``m`` the next draw of the
+service-noise generator, one draw per batch in dispatch order. The batch keeps that duration
+even if the clock changes while it runs (a change applies to batches dispatched after it);
+the device's power follows its current clock.
+
+Energy is integrated exactly: each device's power is constant between its events
+(dispatch, completion, clock change, tick), ``E += P * dt`` at each of them.
 """
 
 from __future__ import annotations
@@ -23,47 +36,94 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from simbench.profiles.latency import draw_multiplier, service_time_ns
+from simbench.profiles.latency import (
+    clock_scale,
+    device_service_time_ns,
+    draw_multiplier,
+    interp_latency_ns,
+    interp_share,
+    quantile_multiplier,
+    stream_factor,
+)
+from simbench.sim.governors import decide_clock, thermal_step
 
 _INF = np.iinfo(np.int64).max
 
+# The profile's and the governors' arithmetic, compiled from the same source the SimPy model runs.
+_interp = njit(cache=True)(interp_latency_ns)
+_share = njit(cache=True)(interp_share)
+_clock_scale = njit(cache=True)(clock_scale)
+_stream_factor = njit(cache=True)(stream_factor)
+_quantile = njit(cache=True)(quantile_multiplier)
+
 
 @njit(cache=True)
-def run_kernel(
-    closed,
-    samples_per_query,
-    arrivals_ns,
-    generated_queries,
-    min_query_count,
-    min_duration_ns,
-    max_duration_ns,
-    batch_points,
-    latency_points_ns,
-    max_batch,
-    timeout_ns,
-    replicas,
-    rng,
-    noise_kind,
-    noise_sigma,
-    noise_probs,
-    noise_mults,
-    record=True,
-    latency_bound_ns=-1,
-):
-    """Simulate one run. Returns per-query issue times and per-sample start/complete/batch/device.
+def _service(bp, lp, sb, sv, batch, roc, k, gain, mult):
+    lat = _interp(bp, lp, batch)
+    lat = lat * _clock_scale(_share(sb, sv, batch), roc)
+    lat = lat * _stream_factor(k, gain)
+    v = np.int64(round(lat * mult))
+    if v < 1:
+        return np.int64(1)
+    return v
 
-    With ``record=False`` no per-sample arrays are kept (they come back empty), which makes a
-    run of tens of millions of queries much cheaper when only ``overlatency`` is needed
-    (the peak search). ``overlatency`` counts samples whose latency exceeds
-    ``latency_bound_ns`` (when >= 0).
+
+@njit(cache=True)
+def _draw(rng, kind, sigma, probs, mults):
+    if kind == 1:
+        return _quantile(rng.random(), probs, mults)
+    if kind == 2:
+        return np.exp(sigma * rng.standard_normal())
+    if kind == 3:
+        return rng.standard_exponential()
+    return 1.0
+
+
+_decide = njit(cache=True)(decide_clock)
+_thermal = njit(cache=True)(thermal_step)
+
+
+@njit(cache=True)
+def _grow_f(a, n):
+    out = np.empty(max(16, a.shape[0] * 2), dtype=a.dtype)
+    out[:n] = a[:n]
+    return out
+
+
+@njit(cache=True)
+def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
+    """Simulate one run.
+
+    Parameters
+    ----------
+    plan : RunPlan
+    m : EngineModel
+    rng : numpy.random.Generator
+        The service-noise stream.
+    record : bool
+        False keeps no per-sample arrays (they come back empty): the peak search only needs
+        ``overlatency``, the count of samples with latency above ``latency_bound_ns`` (when >= 0).
 
     Returns
     -------
-    (query_issue_ns, start_ns, complete_ns, batch_id, device_id, queries_issued,
-     batches, ran_out, overlatency)
+    tuple
+        ``(query_issue_ns, start_ns, complete_ns, batch_id, device_id, clock_idx, queries_issued,
+        batches, ran_out, overlatency, energy_wns, end_ns, tl_t, tl_dev, tl_clock_idx, tl_power_w,
+        tl_temp_c, tl_reason)`` — ``energy_wns`` per device in W*ns, ``tl_*`` the device timeline.
     """
     inf = np.iinfo(np.int64).max
-    spq = samples_per_query
+    closed = plan.closed
+    spq = plan.samples_per_query
+    arrivals_ns = plan.arrivals_ns
+    generated_queries = plan.generated_queries
+    min_query_count = plan.min_query_count
+    min_duration_ns = plan.min_duration_ns
+    max_duration_ns = plan.max_duration_ns
+    max_batch = m.max_batch
+    timeout_ns = m.timeout_ns
+    R = m.replicas
+    S = m.streams
+    nslot = R * S
     if closed:
         q_cap = generated_queries
         n_open = 0
@@ -83,11 +143,48 @@ def run_kernel(
     complete = np.empty(s_cap, dtype=np.int64)
     batch = np.empty(s_cap, dtype=np.int64)
     device = np.empty(s_cap, dtype=np.int64)
+    clock_of = np.empty(s_cap, dtype=np.int64)
     overlatency = 0
-    busy = np.zeros(replicas, dtype=np.bool_)
-    free_at = np.zeros(replicas, dtype=np.int64)
-    b_first = np.zeros(replicas, dtype=np.int64)
-    b_size = np.zeros(replicas, dtype=np.int64)
+    slot_busy = np.zeros(nslot, dtype=np.bool_)
+    free_at = np.zeros(nslot, dtype=np.int64)
+    b_first = np.zeros(nslot, dtype=np.int64)
+    b_size = np.zeros(nslot, dtype=np.int64)
+    inflight = np.zeros(R, dtype=np.int64)
+    # device power / governor state
+    gov = m.gov_kind
+    period = m.period_ns
+    clk = np.full(R, m.start_idx, dtype=np.int64)
+    energy = np.zeros(R, dtype=np.float64)
+    seg_t = np.zeros(R, dtype=np.int64)
+    busy_acc = np.zeros(R, dtype=np.int64)
+    e_tick = np.zeros(R, dtype=np.float64)
+    e_row = np.zeros(R, dtype=np.float64)
+    t_row = np.zeros(R, dtype=np.int64)
+    pend_idx = np.full(R, -1, dtype=np.int64)
+    pend_at = np.full(R, inf, dtype=np.int64)
+    wn = m.window_n
+    ring = np.zeros((R, wn), dtype=np.float64)
+    temp = np.full(R, m.ambient_c, dtype=np.float64)
+    throttled = np.zeros(R, dtype=np.bool_)
+    reason = np.zeros(R, dtype=np.int64)
+    ticks = 0
+    next_tick = period if gov != 0 else inf
+    track = m.busy_power_w[0] > 0.0
+    tn = 0
+    tl_t = np.empty(16, dtype=np.int64)
+    tl_d = np.empty(16, dtype=np.int64)
+    tl_c = np.empty(16, dtype=np.int64)
+    tl_p = np.empty(16, dtype=np.float64)
+    tl_T = np.empty(16, dtype=np.float64)
+    tl_r = np.empty(16, dtype=np.int64)
+    if track:
+        for d in range(R):
+            if tn == tl_t.shape[0]:
+                tl_t = _grow_f(tl_t, tn); tl_d = _grow_f(tl_d, tn); tl_c = _grow_f(tl_c, tn)
+                tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
+            tl_t[tn] = 0; tl_d[tn] = d; tl_c[tn] = clk[d]; tl_p[tn] = m.idle_power_w
+            tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = 0
+            tn += 1
     head = 0
     tail = 0
     nq = 0
@@ -104,47 +201,60 @@ def run_kernel(
         remaining = spq
         if nq >= min_query_count and 0 >= min_duration_ns:
             stop_issuing = True
-    n_idle = replicas
+    n_free = nslot
     while a < n_open and arrivals_ns[a] <= 0:
         tail += spq
         a += 1
     if not closed:
         nq = a
     while True:
-        # 3. dispatch (at the current instant, after its completions and arrivals)
-        while head < tail and n_idle > 0:
+        # 3. dispatch (at the current instant, after its governor phase, completions, arrivals)
+        while head < tail and n_free > 0:
             qlen = tail - head
             if qlen >= max_batch or now >= q_issue[head // spq] + timeout_ns:
                 b = qlen if qlen < max_batch else max_batch
                 d = 0
-                while busy[d]:
+                while inflight[d] >= S:
                     d += 1
-                mult = draw_multiplier(rng, noise_kind, noise_sigma, noise_probs, noise_mults)
-                svc = service_time_ns(batch_points, latency_points_ns, b, mult)
+                sl = d * S
+                while slot_busy[sl]:
+                    sl += 1
+                mult = _draw(rng, m.noise_kind, m.noise_sigma, m.noise_probs, m.noise_mults)
+                # power: flush the segment that ends now
+                p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                dt = now - seg_t[d]
+                energy[d] += p * dt
+                if inflight[d] > 0:
+                    busy_acc[d] += dt
+                seg_t[d] = now
+                inflight[d] += 1
+                svc = _service(m.batch_points, m.latency_points_ns, m.share_batches, m.share_values, b,
+                               m.ref_over_clock[clk[d]], inflight[d], m.stream_gain, mult)
                 if record:
                     for s in range(head, head + b):
                         start[s] = now
                         batch[s] = k
                         device[s] = d
-                busy[d] = True
-                n_idle -= 1
-                free_at[d] = now + svc
-                b_first[d] = head
-                b_size[d] = b
+                        clock_of[s] = clk[d]
+                slot_busy[sl] = True
+                n_free -= 1
+                free_at[sl] = now + svc
+                b_first[sl] = head
+                b_size[sl] = b
                 head += b
                 k += 1
             else:
                 break
         t = inf
-        # With every device busy an arrival changes nothing but the queue, so arrivals are
+        # With every stream busy an arrival changes nothing but the queue, so arrivals are
         # absorbed at the next completion (their issue times are kept): same outcome, fewer
         # loop iterations.
-        if a < n_open and n_idle > 0:
+        if a < n_open and n_free > 0:
             t = arrivals_ns[a]
-        for d in range(replicas):
-            if busy[d] and free_at[d] < t:
-                t = free_at[d]
-        if head < tail and tail - head < max_batch and n_idle > 0:
+        for sl in range(nslot):
+            if slot_busy[sl] and free_at[sl] < t:
+                t = free_at[sl]
+        if head < tail and tail - head < max_batch and n_free > 0:
             deadline = q_issue[head // spq] + timeout_ns
             if deadline < t:
                 t = deadline
@@ -153,22 +263,106 @@ def run_kernel(
                 t = arrivals_ns[a]
             else:
                 break
+        if gov != 0:
+            if next_tick < t:
+                t = next_tick
+            for d in range(R):
+                if pend_at[d] < t:
+                    t = pend_at[d]
         now = t
+        # 0. governor phase
+        if gov != 0:
+            for d in range(R):
+                if pend_at[d] == now:
+                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    dt = now - seg_t[d]
+                    energy[d] += p * dt
+                    if inflight[d] > 0:
+                        busy_acc[d] += dt
+                    seg_t[d] = now
+                    clk[d] = pend_idx[d]
+                    pend_at[d] = inf
+                    pend_idx[d] = -1
+                    if tn == tl_t.shape[0]:
+                        tl_t = _grow_f(tl_t, tn); tl_d = _grow_f(tl_d, tn); tl_c = _grow_f(tl_c, tn)
+                        tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
+                    tl_t[tn] = now; tl_d[tn] = d; tl_c[tn] = clk[d]
+                    tl_p[tn] = (energy[d] - e_row[d]) / (now - t_row[d]) if now > t_row[d] else 0.0
+                    tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = reason[d]
+                    tn += 1
+                    e_row[d] = energy[d]
+                    t_row[d] = now
+            if next_tick == now:
+                for d in range(R):
+                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    dt = now - seg_t[d]
+                    energy[d] += p * dt
+                    if inflight[d] > 0:
+                        busy_acc[d] += dt
+                    seg_t[d] = now
+                    mean_p = (energy[d] - e_tick[d]) / period
+                    e_tick[d] = energy[d]
+                    util = busy_acc[d] / period
+                    busy_acc[d] = 0
+                    ring[d, ticks % wn] = mean_p
+                    cnt = ticks + 1 if ticks + 1 < wn else wn
+                    wsum = 0.0
+                    for i in range(cnt):
+                        wsum += ring[d, i]
+                    wmean = wsum / cnt
+                    if m.has_thermal:
+                        temp[d] = _thermal(temp[d], mean_p, m.ambient_c, m.resistance_c_per_w, m.decay)
+                    c = clk[d]
+                    step_up = m.busy_power_w[c + 1] - m.busy_power_w[c] if c < m.max_idx else 0.0
+                    new, thr = _decide(gov, c, m.max_idx, m.slow_idx, util, m.up, m.down, wmean, m.cap_w,
+                                       step_up, temp[d], throttled[d], m.slowdown_c, m.release_c)
+                    throttled[d] = thr
+                    if thr:
+                        reason[d] = 0x40
+                    elif gov == 4 and new < m.max_idx:
+                        reason[d] = 0x4
+                    else:
+                        reason[d] = 0
+                    if new != c:
+                        if m.transition_ns > 0:
+                            pend_idx[d] = new
+                            pend_at[d] = now + m.transition_ns
+                        else:
+                            clk[d] = new
+                    if tn == tl_t.shape[0]:
+                        tl_t = _grow_f(tl_t, tn); tl_d = _grow_f(tl_d, tn); tl_c = _grow_f(tl_c, tn)
+                        tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
+                    tl_t[tn] = now; tl_d[tn] = d; tl_c[tn] = clk[d]
+                    tl_p[tn] = (energy[d] - e_row[d]) / (now - t_row[d]) if now > t_row[d] else 0.0
+                    tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = reason[d]
+                    tn += 1
+                    e_row[d] = energy[d]
+                    t_row[d] = now
+                ticks += 1
+                next_tick += period
         # 1. completions
-        for d in range(replicas):
-            if busy[d] and free_at[d] == now:
-                busy[d] = False
-                n_idle += 1
-                f = b_first[d]
+        for sl in range(nslot):
+            if slot_busy[sl] and free_at[sl] == now:
+                d = sl // S
+                p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                dt = now - seg_t[d]
+                energy[d] += p * dt
+                if inflight[d] > 0:
+                    busy_acc[d] += dt
+                seg_t[d] = now
+                inflight[d] -= 1
+                slot_busy[sl] = False
+                n_free += 1
+                f = b_first[sl]
                 if record:
-                    for s in range(f, f + b_size[d]):
+                    for s in range(f, f + b_size[sl]):
                         complete[s] = now
                 if latency_bound_ns >= 0:
-                    for s in range(f, f + b_size[d]):
+                    for s in range(f, f + b_size[sl]):
                         if now - q_issue[s // spq] > latency_bound_ns:
                             overlatency += 1
                 if closed:
-                    remaining -= b_size[d]
+                    remaining -= b_size[sl]
                     if remaining == 0 and not stop_issuing:
                         if max_duration_ns > 0 and now >= max_duration_ns:
                             stop_issuing = True
@@ -188,6 +382,21 @@ def run_kernel(
             a += 1
         if not closed:
             nq = a
+    # the run ends at its last event: flush every device and close its timeline
+    if track:
+        for d in range(R):
+            p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+            dt = now - seg_t[d]
+            energy[d] += p * dt
+            seg_t[d] = now
+            if now > t_row[d]:
+                if tn == tl_t.shape[0]:
+                    tl_t = _grow_f(tl_t, tn); tl_d = _grow_f(tl_d, tn); tl_c = _grow_f(tl_c, tn)
+                    tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
+                tl_t[tn] = now; tl_d[tn] = d; tl_c[tn] = clk[d]
+                tl_p[tn] = (energy[d] - e_row[d]) / (now - t_row[d])
+                tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = reason[d]
+                tn += 1
     n_s = nq * spq if record else 0
     return (
         q_issue[:nq].copy(),
@@ -195,8 +404,17 @@ def run_kernel(
         complete[:n_s],
         batch[:n_s],
         device[:n_s],
+        clock_of[:n_s],
         nq,
         k,
         ran_out,
         overlatency,
+        energy,
+        now,
+        tl_t[:tn].copy(),
+        tl_d[:tn].copy(),
+        tl_c[:tn].copy(),
+        tl_p[:tn].copy(),
+        tl_T[:tn].copy(),
+        tl_r[:tn].copy(),
     )

@@ -92,14 +92,13 @@ def test_count_only_mode_matches_full_trace():
     """The peak search's count-only kernel run agrees with the recorded trace."""
     from simbench.schedule import schedule
     from simbench.settings import resolve
-    from simbench.sim import engine_args
-    from simbench.sim.engine_numba import run_kernel
+    from simbench.sim import run_engine
 
     sut = make_sut(table=TABLE, noise=NOISES[1], batching=DynamicBatching(max_batch=8, timeout_us=200))
     s = _settings(Scenario.Server, 6000.0)
     full = simulate(s, sut, service_seed=5).trace
     eff = resolve(s, 1024, 1024)
     bound = int(np.quantile(full.sample_latencies_ns(), 0.9))
-    out = run_kernel(*engine_args(eff, schedule(eff), sut, 5), record=False, latency_bound_ns=bound)
-    assert out[5] == full.query_count and len(out[2]) == 0
-    assert out[8] == int(np.count_nonzero(full.sample_latencies_ns() > bound))
+    out = run_engine(eff, schedule(eff), sut, 5, record=False, latency_bound_ns=bound)
+    assert out.queries_issued == full.query_count and len(out.complete_ns) == 0
+    assert out.overlatency == int(np.count_nonzero(full.sample_latencies_ns() > bound))
