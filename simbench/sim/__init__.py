@@ -199,7 +199,7 @@ def sut_from_profile(
         batching=chosen_batching,
         replicas=chosen_replicas,
         dvfs=profile.dvfs,
-        compute_share=mp.compute_share,
+        compute_share=_compute_share(mp),
         streams=harness.streams if harness else None,
         governor=governor,
         ambient_c=ambient_c,
@@ -212,6 +212,19 @@ def sut_from_profile(
             "harness_source": harness.source if harness else None,
         },
     )
+
+
+def _compute_share(mp):
+    """The model's ``compute_share`` table, or its scalar ``compute_bound_share`` (a roofline
+    prediction, the same share at every batch size), or None."""
+    if mp.compute_share is not None:
+        return mp.compute_share
+    if getattr(mp, "compute_bound_share", None) is not None:
+        from simbench.profiles.device import ComputeShare, ComputeSharePoint
+
+        src = mp.source or "the model's compute_bound_share (roofline prediction)"
+        return ComputeShare(points=[ComputeSharePoint(batch=1, share=mp.compute_bound_share, source=src)])
+    return None
 
 
 @dataclass
