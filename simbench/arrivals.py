@@ -202,17 +202,11 @@ class PoissonArrivals(ArrivalProcess):
 
 
 def loadgen_mt19937(seed: int) -> np.random.MT19937:
-    """A ``numpy.random.MT19937`` in the state of C++ ``std::mt19937(seed)``.
+    """A ``numpy.random.MT19937`` in the state of C++ ``std::mt19937(seed)``
+    (``simbench.loadgen_rng.mt19937``, which also draws LoadGen's sample indices)."""
+    from simbench.loadgen_rng import mt19937
 
-    libstdc++ seeds ``mt19937`` with ``seed mod 2**32`` by the reference ``init_genrand``
-    recurrence, which is also how ``numpy.random.RandomState(int)`` seeds; ``random_raw``
-    then yields the same 32-bit outputs as ``operator()``. (C++ [rand.predef]: the 10,000th
-    output of ``std::mt19937()``, seed 5489, is 4123659995.)
-    """
-    key, pos = np.random.RandomState(int(seed) % 2**32).get_state()[1:3]
-    bitgen = np.random.MT19937()
-    bitgen.state = {"bit_generator": "MT19937", "state": {"key": key, "pos": pos}}
-    return bitgen
+    return mt19937(seed)
 
 
 @njit(cache=True)

@@ -21,11 +21,31 @@ from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario
 __all__ = ["QuerySchedule", "schedule", "stream_rng", "loaded_sample_set"]
 
 def loaded_sample_set(effective: EffectiveSettings) -> np.ndarray:
-    """QSL indices loaded for the performance run: the first ``performance_sample_count`` of a
-    ``qsl_rng_seed`` shuffle of ``range(accuracy_sample_count)`` (int64 array)."""
-    total = max(effective.accuracy_sample_count, effective.performance_sample_count)
-    perm = stream_rng(effective.qsl_rng_seed, "qsl").permutation(total)
-    return perm[: effective.performance_sample_count].astype(np.int64)
+    """QSL indices loaded for the performance run, in LoadGen's order: ``std::shuffle`` of
+    ``0 .. performance_sample_count - 1`` by ``std::mt19937(qsl_rng_seed)``, as LoadGen's
+    ``GenerateLoadableSets`` builds its performance set (``simbench.loadgen_rng``).
+    int64 array of shape (performance_sample_count,), without MultiStream's padding."""
+    from simbench.loadgen_rng import loaded_sample_set as _loadgen_loaded_set
+
+    return _loadgen_loaded_set(effective.qsl_rng_seed, effective.performance_sample_count)
+
+
+def _generation_min_queries(eff: EffectiveSettings) -> tuple[int, int]:
+    """LoadGen's ``min_queries`` in ``GenerateQueries`` and its equal-issue block (0: none).
+
+    ``performance_issue_unique`` asks for one query per loaded sample (per
+    ``samples_per_query`` in MultiStream); equal issue (``sample_concatenate_permutation``)
+    pads ``min_queries`` to a multiple of the loaded set's size (with MultiStream's padding).
+    """
+    spq = eff.samples_per_query
+    loaded = eff.performance_sample_count + (spq - 1 if eff.scenario is Scenario.MultiStream else 0)
+    min_queries = loaded // spq if eff.performance_issue_unique else eff.min_query_count
+    block = 0
+    if eff.sample_concatenate_permutation:
+        block = loaded
+        if min_queries % block:
+            min_queries += block - min_queries % block
+    return min_queries, block
 
 
 @dataclass(frozen=True)
@@ -55,35 +75,36 @@ class QuerySchedule:
     def sample_indices(self, query_count: int | None = None) -> np.ndarray:
         """QSL sample indices of the first ``query_count`` queries, flattened query-major.
 
-        int64 array of shape (query_count * samples_per_query,). Deterministic: the same
-        prefix whatever ``query_count`` is asked (one draw per query from
-        ``sample_index_rng_seed``).
+        int64 array of shape (query_count * samples_per_query,) (Offline: the one query's
+        samples). The very indices LoadGen issues for the same seeds: LoadGen's own
+        ``std::mt19937(sample_index_rng_seed)`` draws (``simbench.loadgen_rng``), so the
+        same prefix whatever ``query_count`` is asked.
 
         Notes
         -----
         LoadGen: SingleStream/Server draw each sample uniformly with replacement from the
         loaded set; MultiStream takes ``samples_per_query`` contiguous loaded samples from a
         random start; Offline repeats the loaded set in order (shuffled per repetition in
-        equal-issue mode).
+        equal-issue mode); ``performance_issue_unique`` / ``performance_issue_same`` and
+        equal issue as in ``loadgen.cc``'s ``GenerateQueries``.
         """
+        from simbench.loadgen_rng import query_sample_indices
+
         n = self.query_count if query_count is None else int(query_count)
         eff = self.effective
-        loaded = loaded_sample_set(eff)
-        count = loaded.shape[0]
-        rng = stream_rng(eff.sample_index_rng_seed, "sample_index")
-        spq = self.samples_per_query
-        if SCENARIO_RULES[self.scenario].issue == "single_query":
-            if eff.sample_concatenate_permutation:
-                reps = math.ceil(spq / count)
-                order = np.concatenate([rng.permutation(count) for _ in range(reps)])[:spq]
-            else:
-                order = np.arange(spq, dtype=np.int64) % count
-            return loaded[order]
-        starts = rng.integers(0, count, size=n, dtype=np.int64)
-        if spq == 1:
-            return loaded[starts]
-        offsets = (starts[:, None] + np.arange(spq, dtype=np.int64)[None, :]) % count
-        return loaded[offsets.reshape(-1)]
+        offline = self.scenario is Scenario.Offline
+        return query_sample_indices(
+            loaded_sample_set(eff),
+            scenario=self.scenario.value,
+            query_count=1 if offline else n,
+            samples_per_query=self.samples_per_query,
+            sample_index_rng_seed=eff.sample_index_rng_seed,
+            min_query_count=eff.min_query_count,
+            performance_issue_unique=eff.performance_issue_unique,
+            performance_issue_same=eff.performance_issue_same,
+            performance_issue_same_index=eff.performance_issue_same_index,
+            sample_concatenate_permutation=eff.sample_concatenate_permutation,
+        )
 
 
 def _server_arrivals_ns(eff: EffectiveSettings, arrivals) -> np.ndarray:
@@ -97,9 +118,16 @@ def _server_arrivals_ns(eff: EffectiveSettings, arrivals) -> np.ndarray:
     from simbench.arrivals import PoissonArrivals  # numba import deferred to the Server path
 
     law = arrivals or PoissonArrivals()
-    return law.times_ns(
-        eff.schedule_rng_seed, eff.target_qps, eff.target_duration_ms * 1_000_000, eff.min_query_count, eff.max_query_count
-    )
+    min_queries, block = _generation_min_queries(eff)
+    duration_ns = 0 if eff.performance_issue_unique else eff.target_duration_ms * 1_000_000
+    times = law.times_ns(eff.schedule_rng_seed, eff.target_qps, duration_ns, min_queries, eff.max_query_count)
+    if block and not eff.performance_issue_unique:
+        # Equal issue: LoadGen keeps adding a whole loaded set of queries while the timeline
+        # is short of min_duration, so the count ends on a multiple of the set's size.
+        target = -(-int(times.shape[0]) // block) * block
+        if target > times.shape[0] and not (eff.max_query_count and times.shape[0] >= eff.max_query_count):
+            times = law.times_ns(eff.schedule_rng_seed, eff.target_qps, duration_ns, target, eff.max_query_count)
+    return times
 
 
 def schedule(effective: EffectiveSettings, arrivals=None) -> QuerySchedule:
@@ -140,7 +168,13 @@ def schedule(effective: EffectiveSettings, arrivals=None) -> QuerySchedule:
         return QuerySchedule(eff.scenario, spq, int(times.shape[0]), times, eff)
     period_ns = 1e9 / eff.target_qps
     gen_ns = 2 * eff.min_duration_ms * 1_000_000
-    count = max(eff.min_query_count, math.ceil(round(gen_ns / period_ns, 6)) + 1)
+    min_queries, block = _generation_min_queries(eff)
+    if eff.performance_issue_unique:
+        count = min_queries  # LoadGen generates exactly these (no duration target)
+    else:
+        count = max(min_queries, math.ceil(round(gen_ns / period_ns, 6)) + 1)
+        if block:
+            count = -(-count // block) * block  # equal issue: whole loaded sets of queries
     if eff.max_query_count:
         count = min(count, eff.max_query_count)
     name = "single_stream" if eff.scenario is Scenario.SingleStream else "multi_stream"

@@ -460,6 +460,9 @@ def resolve(
     ``max(min_query_count, floor(1.1 * min_duration_s * offline_expected_qps))`` samples
     (``performance_sample_count`` under ``performance_issue_unique``), after which
     ``min_query_count = 1``. ``min_sample_count = min_query_count * samples_per_query``.
+    Equal-issue SingleStream (``sample_concatenate_permutation``) raises ``min_query_count`` to
+    at least ``floor(2 * min_duration_s * target_qps)`` and then by
+    ``qsl_performance_count - min_query_count % qsl_performance_count``.
     """
     if qsl_total_count < 1:
         raise ValueError(f"qsl_total_count: expected >= 1, got {qsl_total_count}")
@@ -498,6 +501,12 @@ def resolve(
                 spq += perf_count - spq % perf_count
             min_query_count = 1
             target_duration_ms = 0
+    if s.sample_concatenate_permutation and s.scenario is Scenario.SingleStream:
+        # LoadGen's equal-issue SingleStream (3D-UNet): at least 2 x min_duration x target_qps
+        # queries, then padded past the next multiple of the QSL's performance sample count
+        # (a full count is added when already a multiple), as test_settings_internal.cc does.
+        min_query_count = max(min_query_count, int(2.0 * (s.min_duration_ms / 1000.0) * target_qps))
+        min_query_count += qsl_performance_count - min_query_count % qsl_performance_count
     return EffectiveSettings(
         scenario=s.scenario,
         mode=s.mode,
