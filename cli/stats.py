@@ -199,7 +199,8 @@ def validate_command(
                           rich_help_panel=_SIM)
     ] = 150,
     tau_method: Annotated[
-        str, typer.Option(help="queue / --simulator: pilot tau estimate the corrections use: acf, batch_means, max.",
+        str, typer.Option(help="queue / --simulator: pilot tau estimate the corrections use: acf, geyer, obm, "
+                          "batch_means, max.",
                           rich_help_panel=_SIM)
     ] = "acf",
     workers: Annotated[
@@ -249,8 +250,10 @@ def validate_command(
     _check_threads(threads)
     if replications < 2:
         raise _bad("--replications", f"expected at least 2, got {replications}")
-    if tau_method not in ("acf", "batch_means", "max"):
-        raise _bad("--tau-method", f"expected acf, batch_means or max, got {tau_method!r}")
+    from simbench.stats.autocorrelation import TAU_METHODS
+
+    if tau_method not in TAU_METHODS:
+        raise _bad("--tau-method", f"expected one of {', '.join(TAU_METHODS)}, got {tau_method!r}")
     rhos = _utilizations(utilization)
     out_console = console()
     if simulator is None and law is not LawName.queue:
@@ -594,40 +597,83 @@ def required_queries_command(
     margin: Annotated[
         float | None, typer.Option(help="Error margin in percent; default (100 - percentile)/20.", rich_help_panel=_CLAIMS)
     ] = None,
-    method: Annotated[str, typer.Option(help="tau estimator: acf, batch_means or max.")] = "acf",
+    method: Annotated[str, typer.Option(help="tau estimator: geyer (default, picked by measured end-to-end "
+                                        "coverage), acf, obm, batch_means or max.")] = "geyer",
+    tau_confidence: Annotated[float, typer.Option(help="Level of tau's two-sided interval; the counts use its "
+                                                  "upper end.")] = 0.9,
+    warmup_s: Annotated[float | None, typer.Option(help="Drop queries issued in the first SECONDS as warm-up.")] = None,
+    trim: Annotated[str | None, typer.Option(help="'auto': drop the warm-up MSER-5 finds (White 1997).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """How many queries does this system need, given how correlated its latencies are?
 
     Query latency = max(complete_ns over the query's samples) - issue_ns, in issue order; the
-    autocorrelation time tau of [latency <= p-th percentile] scales the paper's count.
+    autocorrelation time tau of [latency <= p-th percentile] scales the paper's count. The
+    count is sized from tau's upper confidence bound; a run too short to tell its own tau,
+    a warm-up, a drift or disagreeing estimators are printed as warnings (and make
+    "enough queries?" NO).
 
-    Example:
+    Examples:
 
       simbench stats required-queries --trace simbench_results/run/Server/trace.parquet
+
+      simbench stats required-queries --trace run.parquet --trim auto --json
     """
     from rich.table import Table
 
     from simbench.stats import required_queries
-    from simbench.stats._trace_io import read_query_latencies
+    from simbench.stats.autocorrelation import TAU_METHODS
+    from simbench.trace import read_trace
 
     p = _fraction_from_percent(percentile, "--percentile")
     conf = _check_confidence(confidence)
-    latencies = read_query_latencies(trace)
+    if method not in TAU_METHODS:
+        raise _bad("--method", f"expected one of {', '.join(TAU_METHODS)}, got {method!r}")
+    if not 0.0 < tau_confidence < 1.0:
+        raise _bad("--tau-confidence", f"a fraction in (0, 1), got {tau_confidence:g}")
+    if trim not in (None, "auto"):
+        raise _bad("--trim", f"expected 'auto', got {trim!r}")
+    if trim is not None and warmup_s is not None:
+        raise _bad("--trim", "give --trim auto or --warmup-s, not both")
+    if warmup_s is not None and not warmup_s >= 0.0:
+        raise _bad("--warmup-s", f"expected seconds >= 0, got {warmup_s:g}")
+    run = read_trace(trace)
+    latencies = run.query_latencies_ns()
+    warmup: int | str = 0
+    if trim == "auto":
+        warmup = "auto"
+    elif warmup_s:
+        import numpy as np
+
+        issue = run.issue_ns[run.query_bounds()]
+        warmup = int(np.searchsorted(issue, warmup_s * 1e9, side="left"))
+        if warmup >= latencies.size:
+            raise _bad("--warmup-s", f"drops all {latencies.size:,} queries (the last is issued at "
+                       f"{issue[-1] / 1e9:.3f} s)")
     result = required_queries(latencies, p, confidence=conf, margin=None if margin is None else margin / 100.0,
-                              method=method)
+                              method=method, tau_confidence=tau_confidence, warmup_queries=warmup)
+    if json_out:
+        _print_json(_plain(result) | {"trace": str(trace)})
+        return
     tau = result.autocorrelation
     table = Table(title=f"Required queries for {trace.name}: p{p * 100:g}, c={conf:g}, margin {result.margin * 100:.3f}%")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
+    table.add_column("quantity", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
+    level = f"{tau.tau_confidence * 100:g}%"
     rows = [
-        ("queries in trace", f"{result.query_count:,}"),
+        ("queries in trace (after warm-up)", f"{result.query_count:,}"),
+        ("warm-up dropped", f"{result.trimmed_queries:,} queries"),
         ("lag-1 autocorrelation of latency", f"{tau.latency_lag1_autocorrelation:.3f}"),
-        ("tau, autocorrelation sum (window)", f"{tau.acf_time:.2f} ({tau.acf_window})"),
-        ("tau, batch means (batch size)", f"{tau.batch_means_time:.2f} ({tau.batch_size:,})"),
-        (f"tau used ({tau.method})", f"{tau.autocorrelation_time:.2f}"),
+        ("tau, Sokal window (M)", f"{tau.acf_time:.2f} ({tau.acf_window})"),
+        ("tau, Geyer initial monotone (lags)", f"{tau.geyer_time:.2f} ({tau.geyer_lags})"),
+        ("tau, overlapping batch means (b)", f"{tau.obm_time:.2f} ({tau.obm_batch_size:,})"),
+        ("tau, batch means (b)", f"{tau.batch_means_time:.2f} ({tau.batch_size:,})"),
+        (f"tau used ({tau.method}), {level} interval", f"{tau.autocorrelation_time:.2f} [{tau.tau_low:.2f}, "
+         f"{tau.tau_high:.2f}]"),
         ("effective sample size n/tau", f"{tau.effective_sample_count:,.0f}"),
         ("queries if independent (Eq. 2)", f"{result.iid_queries:,}"),
-        ("queries this system needs", f"{result.required_queries:,}"),
+        ("queries this system needs (tau upper bound)", f"{result.required_queries:,}"),
+        ("... from the point estimate", f"{result.required_queries_point:,}"),
         ("margin achieved by this trace", f"{result.achieved_margin * 100:.4f}%"),
         ("early-stopping minimum, independent / corrected",
          f"{result.early_stopping_iid_min_queries:,} / {result.early_stopping_required_queries:,}"),
@@ -635,7 +681,10 @@ def required_queries_command(
     ]
     for name, value in rows:
         table.add_row(name, value)
-    console().print(table)
+    out = console()
+    out.print(table)
+    for warning in result.warnings:
+        out.print(f"warning: {warning}", markup=False, highlight=False)
 
 
 @app.command("oc")

@@ -28,6 +28,9 @@ Sample sizes and confidence intervals
 ``order_statistic_coverage``       exact coverage of given ranks
 ``indicator_autocorrelation``      τ and effective sample size -> ``AutocorrelationResult``
 ``required_queries``               queries a correlated system needs -> ``RequiredQueriesResult``
+``stationarity_diagnostics``       warm-up / drift checks -> ``StationarityResult``
+``mser5_truncation``               MSER-5 warm-up truncation point
+``StationarityResult``             record returned by ``stationarity_diagnostics``
 ``SampleSizeResult``               record returned by ``sample_size``
 ``PercentileConfidenceInterval``   record returned by ``percentile_ci``
 ``AutocorrelationResult``          record returned by ``indicator_autocorrelation``
@@ -68,8 +71,11 @@ Monte Carlo validation (imported on first use; needs numba)
 from simbench.stats.autocorrelation import (
     AutocorrelationResult,
     RequiredQueriesResult,
+    StationarityResult,
     indicator_autocorrelation,
+    mser5_truncation,
     required_queries,
+    stationarity_diagnostics,
 )
 from simbench.stats.confidence import (
     PercentileConfidenceInterval,
@@ -153,6 +159,7 @@ __all__ = [
     "QueueLaw",
     "RequiredQueriesResult",
     "SampleSizeResult",
+    "StationarityResult",
     "ReplicatedLaw",
     "ValidationResult",
     "early_stopping_coverage",
@@ -166,6 +173,7 @@ __all__ = [
     "margin_of_error",
     "max_overlatency_count",
     "min_passing_queries",
+    "mser5_truncation",
     "operating_characteristic",
     "order_statistic_coverage",
     "paper_margin",
@@ -178,6 +186,7 @@ __all__ = [
     "sample_size",
     "server_early_stopping",
     "server_pass_probability",
+    "stationarity_diagnostics",
     "validate",
     "validate_correlated",
 ]

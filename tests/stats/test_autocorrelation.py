@@ -37,17 +37,56 @@ def test_two_state_markov_chain_oracle():
     result = indicator_autocorrelation(x, 0.9, threshold_ns=5_000_000, method="acf")
     assert result.acf_time == pytest.approx(9.0, rel=0.1)
     assert result.batch_means_time == pytest.approx(9.0, rel=0.35)
+    assert result.geyer_time == pytest.approx(9.0, rel=0.1)
+    assert result.obm_time == pytest.approx(9.0, rel=0.1)  # b = sqrt(n) = 632 >> tau
+    assert result.obm_batch_size == 632
     assert indicator_autocorrelation(x, 0.9, threshold_ns=5e6, method="max").autocorrelation_time == max(
-        result.acf_time, result.batch_means_time
+        result.acf_time, result.geyer_time, result.obm_time
     )
+    for method in ("acf", "geyer", "obm", "batch_means"):
+        estimate = indicator_autocorrelation(x, 0.9, threshold_ns=5e6, method=method)
+        assert estimate.tau_low < 9.0 < estimate.tau_high, method
+        assert estimate.warnings == ()
+
+
+def test_tau_intervals_cover_the_markov_oracle():
+    # 90 % two-sided intervals over 30 independent chains (tau = 9): each covers with probability ~0.9,
+    # so >= 22 of 30 covers holds with probability > 0.99 if the interval is right
+    covered = {"acf": 0, "geyer": 0, "obm": 0}
+    for seed in range(30):
+        x = markov_latencies(60_000, 0.1, 0.8, seed=100 + seed)
+        for method in covered:
+            r = indicator_autocorrelation(x, 0.9, threshold_ns=5e6, method=method)
+            covered[method] += r.tau_low <= 9.0 <= r.tau_high
+    assert all(count >= 22 for count in covered.values()), covered
+
+
+def test_short_runs_and_warm_up_are_flagged():
+    # tau = (1 + 0.995)/(1 - 0.995) = 399 with 24,576 queries: n/tau ~ 60 -> too short to tell
+    x = markov_latencies(24_576, 0.1, 0.995, seed=3)
+    result = indicator_autocorrelation(x, 0.9, threshold_ns=5e6, method="geyer")
+    assert result.too_short and any("too short to tell" in w for w in result.warnings)
+    rq = required_queries(x, 0.9)
+    assert not rq.sufficient and rq.warnings
+    # the warm-up: i.i.d. latencies, the first 2 % twice as slow -> flagged, trimmed by MSER-5
+    y = np.random.default_rng(4).exponential(1e6, size=270_336)
+    y[:5_407] *= 2.0
+    rq = required_queries(y, 0.99)
+    assert any(w.startswith("warm-up") for w in rq.warnings)
+    assert any("disagree" in w for w in rq.warnings)
+    trimmed = required_queries(y, 0.99, warmup_queries="auto")
+    assert 5_000 <= trimmed.trimmed_queries <= 5_600
+    assert not any(w.startswith("warm-up") for w in trimmed.warnings)
 
 
 def test_required_queries_scales_with_tau():
     x = markov_latencies(300_000, 0.1, 0.8, seed=2)
     result = required_queries(x, 0.9)
-    tau = result.autocorrelation.autocorrelation_time
+    tau = result.autocorrelation.tau_high  # counts are sized from tau's upper bound
+    assert result.autocorrelation.tau_low < 9.0 < tau < 1.3 * 9.0
     assert result.iid_queries == 23_886
     assert result.required_queries == int(np.ceil(23_886 * tau))
+    assert result.required_queries_point == int(np.ceil(23_886 * result.autocorrelation.autocorrelation_time))
     assert result.early_stopping_iid_min_queries == 64
     assert result.early_stopping_required_queries == int(np.ceil(64 * tau))
     assert result.sufficient == (300_000 >= result.required_queries)

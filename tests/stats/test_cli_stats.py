@@ -43,6 +43,28 @@ def test_required_queries_from_a_trace(tmp_path):
     assert "30,000" in r.stdout and "23,886" in r.stdout and "yes" in r.stdout
 
 
+def test_required_queries_flags_and_trims_a_warm_up(tmp_path):
+    import json
+
+    rng = np.random.default_rng(5)
+    n = 100_000
+    issue = np.arange(n, dtype=np.int64) * 1_000_000  # one query per ms
+    latency = rng.exponential(1e6, size=n)
+    latency[:2_000] *= 2.0  # the first 2 s twice as slow
+    trace = Trace(query_id=np.arange(n), sample_index=np.zeros(n, dtype=np.int64), issue_ns=issue,
+                  complete_ns=issue + latency.astype(np.int64) + 1)
+    path = write_trace(trace, tmp_path / "warm.parquet")
+    r = run("required-queries", "--trace", str(path))
+    assert r.returncode == 0, r.stderr
+    assert "warning: warm-up" in r.stdout and "NO" in r.stdout
+    data = json.loads(run("required-queries", "--trace", str(path), "--warmup-s", "2.5", "--json").stdout)
+    assert data["trimmed_queries"] == 2_500 and data["query_count"] == n - 2_500
+    assert not any(w.startswith("warm-up") for w in data["warnings"])
+    assert data["required_queries"] == int(np.ceil(data["iid_queries"] * data["autocorrelation"]["tau_high"]))
+    bad = run("required-queries", "--trace", str(path), "--warmup-s", "500")
+    assert bad.returncode == 2 and "drops all 100,000 queries" in bad.stderr
+
+
 def test_validate_writes_table_and_figure(tmp_path):
     out = tmp_path / "v.html"
     r = run("validate", "--law", "gamma", "--percentile", "90", "--queries", "2000", "--replications", "50",
