@@ -44,6 +44,7 @@ def test_http_server_error_mid_run(server):
     sut.sample_shape = (3, 8, 8)  # the server will reject these tensors with 400
     sut._pool = np.zeros((4, 3, 8, 8), np.float32)
     sut.input_pool = 4
+    sut._encode_pool()
     run = LoadGenerator(sut, short_settings("SingleStream"), qsl_total_count=1000, qsl_performance_count=256, stall_timeout_s=2).run()
     assert run.status == "failed" and "HTTP 400" in run.errors[0]
 
@@ -51,3 +52,126 @@ def test_http_server_error_mid_run(server):
 def test_bad_http_url():
     with pytest.raises(ValueError, match="v2/models"):
         HttpSUT("http://127.0.0.1:1/models/x")
+
+
+def _drive(sut, batches):
+    """Load, start and issue ``batches`` (lists of QSL indices, one query each) to a SUT;
+    returns (perf_counter_ns when issuing began, the sink)."""
+    import time
+
+    from simbench.bench.base import QuerySample
+    from simbench.testing import RecordingSink
+
+    sink = RecordingSink()
+    sut.load_samples(())
+    sut.start(sink)
+    try:
+        t_issue = time.perf_counter_ns()
+        k = 0
+        for b in batches:
+            sut.issue_query([QuerySample(k + j, i) for j, i in enumerate(b)])
+            k += len(b)
+            assert sink.wait(k, timeout_s=30), sink.failures
+    finally:
+        sut.stop()
+    return t_issue, sink
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_requests_decode_to_the_pooled_tensors(tiny_model, binary):
+    seen = []
+    srv, url = serve_onnx(tiny_model, name="tiny", on_inputs=seen.append)
+    try:
+        sut = HttpSUT(url, batching=DynamicBatching(max_batch=3), input_pool=5, binary=binary)
+        batches = [[7], [0, 4, 9], [3, 3]]
+        _drive(sut, batches)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert sut.describe()["tensor_encoding"] == ("binary" if binary else "json")
+    assert len(seen) == 3
+    for b, x in zip(batches, seen):
+        assert x.dtype == np.float32 and np.array_equal(x, sut._pool[np.array(b) % 5])
+
+
+@pytest.mark.parametrize("server_binary", [True, False])
+def test_encoding_follows_the_servers_extensions(tiny_model, server_binary):
+    srv, url = serve_onnx(tiny_model, name="tiny", binary=server_binary)
+    try:
+        sut = HttpSUT(url)
+        sut.load_samples(())
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert sut.binary is server_binary
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_no_encoding_between_issue_and_complete(tiny_model, binary, monkeypatch):
+    """Every request body is serialised in load_samples, before the first sample is issued:
+    the timed path only hands pre-encoded pieces to the socket."""
+    import json
+    import time
+    import types
+
+    import simbench.bench.http as http_mod
+
+    import threading
+
+    calls = []  # (perf_counter_ns, thread name); the loopback server encodes its answers too
+
+    def dumps(*a, **k):
+        calls.append((time.perf_counter_ns(), threading.current_thread().name))
+        return json.dumps(*a, **k)
+
+    monkeypatch.setattr(http_mod, "json", types.SimpleNamespace(dumps=dumps, loads=json.loads))
+    srv, url = serve_onnx(tiny_model, name="tiny")
+    try:
+        sut = HttpSUT(url, batching=DynamicBatching(max_batch=4), binary=binary)
+        t_issue, sink = _drive(sut, [[1, 2, 3, 4], [5], [6, 7]])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    client = [t for t, name in calls if name == threading.main_thread().name]
+    assert len(client) >= 4  # the pool rows (JSON) and one head per batch size were encoded
+    assert max(client) < t_issue
+    assert not [name for _, name in calls if name.startswith("simbench-sut")]  # the SUT's workers
+    assert sum(len(r[0]) for r in sink.records) == 7
+
+
+def test_binary_format_is_tritons(tiny_model):
+    """tritonclient (NVIDIA's reference client) and HttpSUT build requests the server decodes
+    to the same tensor, and tritonclient parses the server's binary response."""
+    import http.client
+    import urllib.parse
+
+    import onnxruntime as ort
+    import tritonclient.http as triton
+
+    seen = []
+    srv, url = serve_onnx(tiny_model, name="tiny", on_inputs=seen.append)
+    try:
+        sut = HttpSUT(url, batching=DynamicBatching(max_batch=2), binary=True)
+        _drive(sut, [[1, 2]])
+        x = sut._pool[[1, 2]]
+        inp = triton.InferInput(sut.input_name, list(x.shape), "FP32")
+        inp.set_data_from_numpy(x, binary_data=True)
+        out_name = ort.InferenceSession(str(tiny_model)).get_outputs()[0].name
+        body, json_size = triton.InferenceServerClient.generate_request_body(
+            [inp], outputs=[triton.InferRequestedOutput(out_name, binary_data=True)]
+        )
+        u = urllib.parse.urlsplit(url)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+        c.request("POST", u.path + "/infer", body=body, headers={"Inference-Header-Content-Length": str(json_size)})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.status == 200
+    assert np.array_equal(seen[0], x) and np.array_equal(seen[1], x)
+    assert body[json_size:] == b"".join(sut._rows[i] for i in (1, 2))
+    result = triton.InferResult.from_response_body(data, header_length=int(r.getheader("Inference-Header-Content-Length")))
+    expected = ort.InferenceSession(str(tiny_model)).run(None, {sut.input_name: x})[0]
+    assert np.array_equal(result.as_numpy(out_name), expected)
