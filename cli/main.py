@@ -35,6 +35,7 @@ def _register() -> None:
         ("simbench.cli.stats", "stats", "group"),
         ("simbench.cli.report", "report", "command"),
         ("simbench.cli.plan", "plan", "group"),
+        ("simbench.cli.whatif", "whatif", "command"),
     ):
         try:
             mod = importlib.import_module(module)

@@ -138,7 +138,7 @@ class DaskExecutor(Executor):
         futures = [self._client.submit(guarded, fn, item, pure=False) for item in items]
         index = {f.key: i for i, f in enumerate(futures)}
         try:
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=self._client.loop):
                 i = index[fut.key]
                 try:
                     value, err = fut.result()
