@@ -1,12 +1,69 @@
-"""Shared CLI helpers: error handling and the rich console. Only ``cli/`` imports rich."""
+"""Shared CLI helpers: error handling, signals, a console that survives a closed pipe.
+Only ``cli/`` imports rich."""
 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Any, Callable
 
 import typer
+
+
+class PipeSafeStream:
+    """A text stream that keeps the program going when its reader goes away.
+
+    ``simbench simulate ... | head -3``: once ``head`` exits, writing to stdout raises
+    ``BrokenPipeError``. This wrapper swallows it, points the file descriptor at
+    ``/dev/null`` (so the interpreter's final flush is quiet too) and drops every later
+    write, so the run goes on and writes its files; the exit code is the run's own.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def _gone(self) -> None:
+        self.broken = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def isatty(self) -> bool:
+        try:
+            return (not self.broken) and self._stream.isatty()
+        except (ValueError, AttributeError):
+            return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def install_pipe_safe_streams() -> None:
+    """Wrap ``sys.stdout``/``sys.stderr`` in ``PipeSafeStream`` (the console entry point)."""
+    for name in ("stdout", "stderr"):
+        s = getattr(sys, name)
+        if s is not None and not isinstance(s, PipeSafeStream):
+            setattr(sys, name, PipeSafeStream(s))
 
 
 def console(stderr: bool = False):
@@ -15,21 +72,69 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False)
 
 
+def echo(text: str, nl: bool = True) -> None:
+    """Print to stdout (through ``sys.stdout``, so a closed pipe is harmless)."""
+    out = sys.stdout
+    try:
+        out.write(text + ("\n" if nl else ""))
+        out.flush()
+    except BrokenPipeError:
+        pass
+
+
+def signal_note(signum: int, count: int) -> None:
+    """What the user sees on Ctrl-C/SIGTERM (called from the signal handler: no buffered I/O)."""
+    if count == 1:
+        msg = "\ninterrupted: stopping; what completed is being written (further signals wait until it is on disk)\n"
+    else:
+        msg = "still writing what completed; signal deferred (SIGKILL would lose only what was not yet spilled)\n"
+    try:
+        os.write(2, msg.encode())
+    except OSError:
+        pass
+
+
+def exit_interrupted() -> None:
+    """Leave with exit code 130 after an interrupt whose partial results are on disk.
+
+    If threads the run started are still alive (ONNX Runtime workers finishing a batch,
+    the official LoadGen's C++ thread, which cannot be stopped), a normal interpreter exit
+    could abort on them ("terminate called without an active exception"); leave at once.
+    """
+    import threading
+
+    print("interrupted", file=sys.stderr)
+    others = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+    if others:
+        for s in (sys.stdout, sys.stderr):
+            try:
+                s.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
+    raise typer.Exit(130)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn bad input (``ValueError`` and simbench's input errors) into one clear line and
-    exit code 2, instead of a traceback; Ctrl-C exits 130."""
+    exit code 2, instead of a traceback; Ctrl-C/SIGTERM exit 130 (after what completed was
+    written); a closed stdout is not an error."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from simbench.interrupt import guard
+
         try:
-            return fn(*args, **kwargs)
+            with guard(on_signal=signal_note):
+                return fn(*args, **kwargs)
         except (ValueError, FileNotFoundError) as exc:
             msg = str(exc) or exc.__class__.__name__
             print(f"error: {msg}", file=sys.stderr)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            raise typer.Exit(130) from None
+            exit_interrupted()
+        except BrokenPipeError:
+            return None
 
     return wrapper
 

@@ -17,6 +17,7 @@ from simbench.cli._common import (
     MAX_WORKERS,
     console,
     cores,
+    echo,
     handle_errors,
 )
 
@@ -25,8 +26,31 @@ _SUT = "System under test"
 _RUN = "Run and output"
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _fmt_s(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
+
+
+def _fraction(info: dict) -> float:
+    if info.get("total_samples"):
+        return info["completed_samples"] / info["total_samples"]
+    return min(1.0, info["elapsed_s"] / max(info["min_duration_s"], 1e-9))
+
+
+def _progress_text(info: dict) -> str:
+    """Progress line: Offline shows ``done / total samples`` and an ETA at the mean rate so
+    far; the other scenarios show the time left of min_duration."""
+    done, elapsed = info["completed_samples"], info["elapsed_s"]
+    total = info.get("total_samples")
+    if total:
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = _fmt_s((total - done) / rate) if rate > 0 else "?"
+        return f"{done:,} / {total:,} samples, {info['completed_qps']:,.1f} samples/s, ETA {eta}"
+    left = max(0.0, info["min_duration_s"] - elapsed)
+    return (
+        f"{info['issued_queries']:,} queries, {done:,} samples, {info['completed_qps']:,.1f} samples/s,"
+        f" min duration left {_fmt_s(left)}"
+    )
 
 
 @handle_errors
@@ -45,12 +69,13 @@ def benchmark(
     batching: Annotated[Optional[str], typer.Option(help=BATCHING_HELP + " \\[default: none]", rich_help_panel=_SUT)] = None,
     engine: Annotated[str, typer.Option(help="'simbench' (this package's load generator) or 'mlcommons' (the official mlperf_loadgen; pip install 'simbench\\[mlcommons]').", rich_help_panel=_RUN)] = "simbench",
     stall_timeout_s: Annotated[float, typer.Option("--stall-timeout-s", min=0.001, max=MAX_STALL_S, help="INVALID if samples stay outstanding with no completion for this long (seconds).", rich_help_panel=_RUN)] = 60.0,
-    out: Annotated[Optional[str], typer.Option(help="Output folder \\[default: ./simbench_results/bench-<timestamp>/].", rich_help_panel=_RUN)] = None,
+    out: Annotated[Optional[str], typer.Option(help="Output folder, checked before the run: created if missing, must be writable and not already hold results \\[default: a fresh ./simbench_results/bench-<timestamp>/].", rich_help_panel=_RUN)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite results already in --out.", rich_help_panel=_RUN)] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
 ) -> None:
     """Benchmark a real SUT under MLPerf LoadGen's scenario rules.
 
-    Uses the same settings, schedule, Trace and Summary code as `simbench simulate`; writes trace.parquet, mlperf_log_summary.txt and summary.json per scenario (--engine mlcommons adds LoadGen's own logs under loadgen/). Official durations are 600 s; shorten them for exploration (the summary then says INVALID where the run is too short for early stopping). Ctrl-C or SIGTERM writes the partial trace before exiting.
+    Uses the same settings, schedule, Trace and Summary code as `simbench simulate`; writes trace.parquet, mlperf_log_summary.txt, mlperf_log_detail.txt and summary.json per scenario, the same files as `simbench simulate` (--engine mlcommons adds LoadGen's own logs under loadgen/). The output folder, disk space and memory are checked before anything runs. Official durations are 600 s; shorten them for exploration (the summary then says INVALID where the run is too short for early stopping); Offline's one query holds mlperf.conf's 24,576 samples unless --min-query-count says fewer (the progress line shows done / total samples and an ETA). Ctrl-C or SIGTERM writes the partial run before exiting (exit 130); while a run goes on its completed samples are also spilled to <Scenario>/trace.parts/ every second, so even a killed process leaves them (read them with `simbench trace summary <Scenario>/`).
 
     Examples:
 
@@ -63,7 +88,6 @@ def benchmark(
       simbench benchmark --sut onnx:tiny --scenario all --target-qps 200 --min-duration-s 1 --engine mlcommons
     """
     import json
-    import signal
     import sys
     import time
 
@@ -93,6 +117,7 @@ def benchmark(
         out=out,
         engine=engine,
         stall_timeout_s=stall_timeout_s,
+        force=force,
     )
     err = console(stderr=True)
     out_c = console()
@@ -113,15 +138,7 @@ def benchmark(
             if kind == "scenario_start":
                 progress.update(task, description=f"{info['scenario']} ({engine})", completed=0, info="loading SUT")
             elif kind == "progress":
-                if info.get("total_samples"):
-                    frac = info["completed_samples"] / info["total_samples"]
-                else:
-                    frac = min(1.0, info["elapsed_s"] / max(info["min_duration_s"], 1e-9))
-                progress.update(
-                    task,
-                    completed=frac,
-                    info=f"{info['issued_queries']:,} queries, {info['completed_samples']:,} samples, {info['completed_qps']:,.1f} samples/s",
-                )
+                progress.update(task, completed=_fraction(info), info=_progress_text(info))
             elif kind == "scenario_done":
                 o = info["outcome"]
                 progress.update(task, completed=1.0)
@@ -137,23 +154,9 @@ def benchmark(
                         highlight=False,
                     )
 
-        # SIGTERM takes the Ctrl-C path, so `kill` also writes the partial trace first.
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-        try:
-            outcomes = benchmark_job(opts, on_event=on_event)
-        except KeyboardInterrupt:
-            if engine == "mlcommons":
-                # The partial trace is written; LoadGen's C++ thread cannot be stopped, and a
-                # normal interpreter exit would abort on it ("terminate called ..."): leave now.
-                import os
-
-                print("interrupted", file=sys.stderr)
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(130)
-            raise
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        # Ctrl-C and SIGTERM end the run cooperatively (simbench.interrupt, installed by
+        # handle_errors); further signals wait until the partial run is on disk.
+        outcomes = benchmark_job(opts, on_event=on_event)
     if json_out:
         payload = []
         for o in outcomes:
@@ -161,7 +164,7 @@ def benchmark(
             d.update({"run_status": o.run.status, "run_errors": list(o.run.errors), "issue_lag_ns": lag_stats(o.run), "out_dir": str(o.out_dir)})
             d.update(o.run.extra)
             payload.append(d)
-        typer.echo(json.dumps(payload, indent=2, default=str))
+        echo(json.dumps(payload, indent=2, default=str))
         return
     from rich.table import Table
 

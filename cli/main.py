@@ -6,9 +6,24 @@ imports (numpy, numba, pandas ...) happen inside the commands so ``simbench --he
 
 from __future__ import annotations
 
-import importlib
+import sys
 
-import typer
+
+def _quiet_interrupt_hook(exc_type, exc, tb, _default=sys.excepthook):
+    """A Ctrl-C that lands while the CLI is still importing (before any command installed its
+    handler) ends with one line, not a traceback of the import machinery."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return
+    _default(exc_type, exc, tb)
+
+
+if sys.excepthook is sys.__excepthook__:
+    sys.excepthook = _quiet_interrupt_hook
+
+import importlib  # noqa: E402
+
+import typer  # noqa: E402
 
 app = typer.Typer(
     name="simbench",
@@ -70,7 +85,14 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    stdout/stderr are wrapped so that a reader that goes away (``| head``) never stops a
+    run: output is dropped, files are still written, and the exit code is the run's own.
+    """
+    from simbench.cli._common import install_pipe_safe_streams
+
+    install_pipe_safe_streams()
     app()
 
 

@@ -15,6 +15,7 @@ from simbench.cli._common import (
     MAX_REPLICAS,
     MAX_SEED,
     console,
+    echo,
     handle_errors,
 )
 
@@ -37,7 +38,8 @@ def simulate(
     replicas: Annotated[Optional[int], typer.Option(min=1, max=MAX_REPLICAS, help="Identical devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
     seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Derive every seed (QSL, sample index, schedule, service noise) from this integer (default: mlperf.conf's official seeds, service seed 0).", rich_help_panel=_RUN)] = None,
     engine: Annotated[str, typer.Option(help="auto, simpy or numba. Both give the identical trace; numba is the fast path.", rich_help_panel=_RUN)] = "auto",
-    out: Annotated[Optional[str], typer.Option(help="Output folder (default: ./simbench_results/<timestamp>/).", rich_help_panel=_RUN)] = None,
+    out: Annotated[Optional[str], typer.Option(help="Output folder, checked before the run: created if missing, must be writable and not already hold results (default: a fresh ./simbench_results/<timestamp>/).", rich_help_panel=_RUN)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite results already in --out.", rich_help_panel=_RUN)] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
     arrival: Annotated[Optional[str], typer.Option(help="Server arrival law: poisson (LoadGen's, default), deterministic, gamma:CV, mmpp:BURST_RATIO[:BASE_DWELL[:BURST_DWELL]], trace:PATH.csv[:COLUMN]. Non-Poisson laws are what-if runs, not MLPerf's Server.", rich_help_panel=_SETTINGS)] = None,
     peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance).", rich_help_panel=_RUN)] = "valid",
@@ -46,7 +48,8 @@ def simulate(
 
     Runs LoadGen's rules (official mlperf.conf, 600 s minimum duration, early stopping) on a
     simulated SUT and prints a LoadGen-style summary per scenario; writes trace.parquet,
-    mlperf_log_summary.txt and summary.json per scenario.
+    mlperf_log_summary.txt, mlperf_log_detail.txt and summary.json per scenario. The output
+    folder, disk space and memory are checked before anything runs.
 
     Examples:
 
@@ -96,6 +99,7 @@ def simulate(
         out=out,
         peak_criterion=peak_criterion,
         arrival=arrival,
+        force=force,
     )
     err = console(stderr=True)
     for flag, value, applies in (
@@ -140,7 +144,7 @@ def simulate(
     if json_out:
         from simbench.jobs import peak_metadata
 
-        typer.echo(
+        echo(
             json.dumps(
                 [summary_to_dict(o.summary) | {"peak_search": peak_metadata(o.peak), "files": str(o.out_dir)} for o in outcomes],
                 indent=2,

@@ -4,14 +4,13 @@
 (LoadGen defaults < official mlperf.conf < the profile's harness settings < ``--conf``
 user.conf < command-line flags), builds the simulated SUT from the profile, finds the peak
 Server QPS when none is given, runs the simulation, computes the Summary and writes
-``trace.parquet``, ``mlperf_log_summary.txt`` and ``summary.json`` per scenario.
+``trace.parquet``, ``mlperf_log_summary.txt``, ``mlperf_log_detail.txt`` and ``summary.json``
+per scenario (``simbench.results.write_scenario``, the writer ``simbench benchmark`` uses too).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -56,6 +55,7 @@ class SimulateOptions:
     out: str | None = None
     peak_criterion: str = "valid"
     arrival: str | None = None
+    force: bool = False
 
 
 @dataclass
@@ -233,10 +233,6 @@ def check_simulated_mode(settings: TestSettings, origins: dict[str, str], runner
     )
 
 
-def default_out_dir() -> Path:
-    return Path("simbench_results") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-
-
 def simulate_job(
     opts: SimulateOptions,
     *,
@@ -244,21 +240,35 @@ def simulate_job(
 ) -> list[ScenarioOutcome]:
     """Run ``simbench simulate``: every requested scenario, files written under ``opts.out``.
 
+    Everything is checked before the first scenario runs: the profile, model, flags and
+    conf of every scenario; the output folder (creatable, writable, not holding results
+    unless ``opts.force``); the disk space for the estimated traces and the memory of the
+    largest scenario (``simbench.output.check_fits``). Each scenario's files are written by
+    ``simbench.results.write_scenario`` as soon as it finishes. Ctrl-C/SIGTERM
+    (``simbench.interrupt``) stop the run between or inside scenarios; finished scenarios
+    are on disk, and no file is ever left truncated.
+
     ``on_event(kind, info)`` receives progress events: ``('scenario_start', {...})``,
     ``('peak_probe', {...})``, ``('scenario_done', {...})``.
 
     Raises
     ------
-    ProfileError, ConfError, ValueError
+    ProfileError, ConfError, SimbenchInputError
         Bad profile, conf or flags (messages name the file/flag and field).
+    OutputError
+        The output folder is unusable, too small, or the disk filled while writing.
+    KeyboardInterrupt
+        Ctrl-C or SIGTERM, after the finished scenarios were written.
     """
     import time
 
+    from simbench.interrupt import guard
+    from simbench.output import check_fits, prepare_out_dir
+    from simbench.results import estimate_scenario, knobs_for, summary_payload, write_scenario
+    from simbench.settings import resolve
     from simbench.sim import dataset_size, simulate, sut_from_profile
-    from simbench.plan.peak import find_peak_qps, kept_arrivals
-    from simbench.report import render_detail_log, render_text, summary_to_dict
+    from simbench.plan.peak import capacity_qps, find_peak_qps, kept_arrivals
     from simbench.summary import summarize
-    from simbench.trace import write_trace
 
     emit = on_event or (lambda kind, info: None)
     profile = load_profile(opts.profile)
@@ -275,17 +285,9 @@ def simulate_job(
     if opts.replicas is not None and not 1 <= opts.replicas <= MAX_REPLICAS:
         raise SimbenchInputError(f"--replicas: expected 1..{MAX_REPLICAS} (the profile schema's bound), got {opts.replicas}")
     _, service_seed = _seed_overrides(opts.seed)
-    out_root = Path(opts.out) if opts.out else default_out_dir()
-    try:
-        out_root.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise ValueError(f"--out {out_root}: exists and is not a directory") from None
-    except OSError as exc:
-        raise ValueError(f"--out {out_root}: cannot create the output folder: {exc.strerror or exc}") from None
-    outcomes: list[ScenarioOutcome] = []
     mp = profile.models[model]
-    prepared = []  # every scenario's settings and SUT are checked before any runs
-    for scenario in opts.scenarios:
+    plans = []
+    for scenario in opts.scenarios:  # validate every scenario before running any
         harness = mp.scenarios.get(scenario.value)
         origins: dict[str, str] = {}
         settings = build_settings(
@@ -299,66 +301,90 @@ def simulate_job(
         check_simulated_mode(settings, origins)
         check_run_size(settings, origins)
         sut = sut_from_profile(profile, model, scenario, batching=batching, replicas=opts.replicas)
-        prepared.append((scenario, settings, sut))
-    for scenario, settings, sut in prepared:
-        t0 = time.perf_counter()
-        emit("scenario_start", {"scenario": scenario.value, "settings": settings})
-        peak = None
-        if scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, model, "target_qps", "Server"):
-            peak = find_peak_qps(
+        search = scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, model, "target_qps", "Server")
+        plans.append((scenario, settings, sut, search))
+    folder = prepare_out_dir(opts.out, subdirs=[p[0].value for p in plans], force=opts.force)
+
+    def estimate(scenario, settings, sut):
+        perf_count = settings.performance_sample_count_override or 1024
+        eff = resolve(settings, dataset_size(model, perf_count), perf_count)
+        return estimate_scenario(
+            eff,
+            kind="simulated",
+            knobs=knobs_for(scenario, conf=bool(opts.conf)),
+            replicas=sut.replicas,
+            engine=opts.engine,
+        )
+
+    estimates = []
+    for scenario, settings, sut, search in plans:
+        if search:  # the search never settles above the SUT's saturation throughput
+            settings = dataclasses.replace(settings, server_target_qps=1.25 * capacity_qps(sut))
+        estimates.append(estimate(scenario, settings, sut))
+    check_fits(folder, estimates)
+    outcomes: list[ScenarioOutcome] = []
+    with guard() as g:
+        for scenario, settings, sut, search in plans:
+            t0 = time.perf_counter()
+            emit("scenario_start", {"scenario": scenario.value, "settings": settings})
+            peak = None
+            if search:
+                peak = find_peak_qps(
+                    settings,
+                    sut,
+                    service_seed=service_seed,
+                    criterion=opts.peak_criterion,
+                    on_probe=lambda p: emit("peak_probe", {"probe": p}),
+                    arrivals=arrivals,
+                )
+                settings = dataclasses.replace(settings, server_target_qps=peak.peak_qps)
+                check_fits(folder, [estimate(scenario, settings, sut)])
+            run_arrivals = kept_arrivals(settings, arrivals) if peak is not None else arrivals
+            perf_count = settings.performance_sample_count_override or 1024
+            run = simulate(
                 settings,
                 sut,
+                engine=opts.engine,
                 service_seed=service_seed,
-                criterion=opts.peak_criterion,
-                on_probe=lambda p: emit("peak_probe", {"probe": p}),
-                arrivals=arrivals,
+                qsl_total_count=dataset_size(model, perf_count),
+                qsl_performance_count=perf_count,
+                metadata={
+                    "profile": profile.name,
+                    "device": profile.device,
+                    "model": model,
+                    "peak_search": peak_metadata(peak),
+                },
+                arrivals=run_arrivals,
             )
-            settings = dataclasses.replace(settings, server_target_qps=peak.peak_qps)
-        run_arrivals = kept_arrivals(settings, arrivals) if peak is not None else arrivals
-        perf_count = settings.performance_sample_count_override or 1024
-        run = simulate(
-            settings,
-            sut,
-            engine=opts.engine,
-            service_seed=service_seed,
-            qsl_total_count=dataset_size(model, perf_count),
-            qsl_performance_count=perf_count,
-            metadata={
-                "profile": profile.name,
-                "device": profile.device,
-                "model": model,
-                "peak_search": peak_metadata(peak),
-            },
-            arrivals=run_arrivals,
-        )
-        errors: tuple[str, ...] = ()
-        if run.ran_out_of_queries:
-            errors = (
-                "Ending early: Ran out of generated queries to issue before the minimum query"
-                " count and test duration were reached. Please update the relevant expected"
-                " latency or target qps in the TestSettings so they are more accurate.",
+            errors: tuple[str, ...] = ()
+            if run.ran_out_of_queries:
+                errors = (
+                    "Ending early: Ran out of generated queries to issue before the minimum query"
+                    " count and test duration were reached. Please update the relevant expected"
+                    " latency or target qps in the TestSettings so they are more accurate.",
+                )
+            run.trace.metadata["errors"] = list(errors)
+            summary_error = None
+            try:
+                summary = summarize(run.trace, run.effective, sut_name=sut.name, errors=errors)
+            except Exception as exc:  # noqa: BLE001 - a bug here must not cost the trace: write, then raise
+                summary, summary_error = None, exc
+            wall = time.perf_counter() - t0
+            payload = summary_payload(
+                summary,
+                run.trace,
+                wall_s=wall,
+                extra={"peak_search": peak_metadata(peak), "profile": profile.name, "model": model},
             )
-        summary = summarize(
-            run.trace, run.effective, sut_name=sut.name, errors=errors
-        )
-        out_dir = out_root / scenario.value
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_trace(run.trace, out_dir / "trace.parquet")
-        (out_dir / "mlperf_log_summary.txt").write_text(render_text(summary))
-        (out_dir / "mlperf_log_detail.txt").write_text(
-            render_detail_log(summary, settings, generated_query_count=run.schedule.query_count)
-        )
-        payload = summary_to_dict(summary)
-        payload["peak_search"] = peak_metadata(peak)
-        payload["engine"] = run.engine
-        payload["profile"] = profile.name
-        payload["model"] = model
-        (out_dir / "summary.json").write_text(json.dumps(payload, indent=2, default=str))
-        wall = time.perf_counter() - t0
-        outcome = ScenarioOutcome(scenario, summary, settings, out_dir, run.engine, wall, peak)
-        outcomes.append(outcome)
-        emit("scenario_done", {"outcome": outcome})
-        del run
+            with g.protected():  # a signal now waits until the files are on disk
+                out_dir = write_scenario(folder, scenario.value, run.trace, summary, settings=settings, payload=payload)
+            if summary_error is not None:
+                raise summary_error
+            outcome = ScenarioOutcome(scenario, summary, settings, out_dir, run.engine, wall, peak)
+            outcomes.append(outcome)
+            emit("scenario_done", {"outcome": outcome})
+            del run
+            g.raise_if_stopped()
     return outcomes
 
 

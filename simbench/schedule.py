@@ -18,7 +18,7 @@ import numpy as np
 from simbench.rng import stream_rng
 from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario
 
-__all__ = ["QuerySchedule", "schedule", "stream_rng", "loaded_sample_set"]
+__all__ = ["QuerySchedule", "schedule", "stream_rng", "loaded_sample_set", "expected_sample_count"]
 
 def loaded_sample_set(effective: EffectiveSettings) -> np.ndarray:
     """QSL indices loaded for the performance run, in LoadGen's order: ``std::shuffle`` of
@@ -180,3 +180,33 @@ def schedule(effective: EffectiveSettings, arrivals=None) -> QuerySchedule:
     name = "single_stream" if eff.scenario is Scenario.SingleStream else "multi_stream"
     check_schedule_size(f"{name}_expected_latency_ns", count * spq, "pre-generated samples")
     return QuerySchedule(eff.scenario, spq, int(count), None, eff)
+
+
+def expected_sample_count(effective: EffectiveSettings) -> int:
+    """Samples ``schedule(effective)`` will hold, computed without generating it (for the
+    disk and memory checks made before a run).
+
+    Exact for SingleStream, MultiStream and Offline (the formulas of ``schedule``). For
+    Server the count is random; this returns a high estimate: the Poisson mean
+    ``target_qps * target_duration`` plus four standard deviations (``sqrt`` of the mean)
+    plus one, at least ``min_query_count``, at most ``max_query_count`` when non-zero.
+
+    Returns
+    -------
+    int
+        Samples (queries x samples per query), >= 1.
+    """
+    eff = effective
+    spq = eff.samples_per_query
+    if eff.scenario is Scenario.Offline:
+        return int(spq)
+    if eff.scenario is Scenario.Server:
+        mean = eff.target_qps * eff.target_duration_ms / 1000.0
+        count = max(eff.min_query_count, math.ceil(mean + 4.0 * math.sqrt(mean) + 1.0))
+    else:
+        period_ns = 1e9 / eff.target_qps
+        gen_ns = 2 * eff.min_duration_ms * 1_000_000
+        count = max(eff.min_query_count, math.ceil(round(gen_ns / period_ns, 6)) + 1)
+    if eff.max_query_count:
+        count = min(count, eff.max_query_count)
+    return int(count) * int(spq)

@@ -132,9 +132,16 @@ class Summary:
         if not self.min_duration_met:
             out.append(f"min duration {self.effective.min_duration_ms} ms not met")
         if not self.min_queries_met:
-            out.append(
-                f"min query count not met ({self.query_count} < {self.effective.min_query_count})"
-            )
+            # Name whichever of the two checks failed (an Offline run has one query of many
+            # samples: it fails on samples, and "1 < 1" would say nothing).
+            if self.query_count < self.effective.min_query_count:
+                out.append(
+                    f"min query count not met ({self.query_count} < {self.effective.min_query_count})"
+                )
+            if self.sample_count < self.effective.min_sample_count:
+                out.append(
+                    f"min sample count not met ({self.sample_count} < {self.effective.min_sample_count})"
+                )
         if not self.early_stopping_met:
             es = self.early_stopping[0] if self.early_stopping else None
             more = f" (needs {es.queries_needed} more queries)" if es and es.queries_needed else ""

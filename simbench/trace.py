@@ -24,15 +24,27 @@ simulated) is a JSON document stored in the Parquet key-value metadata under
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from simbench.errors import TraceError
+from simbench.output import atomic_path
 
-__all__ = ["Trace", "COLUMNS", "NULLABLE_COLUMNS", "write_trace", "read_trace", "METADATA_KEY"]
+__all__ = [
+    "Trace",
+    "COLUMNS",
+    "NULLABLE_COLUMNS",
+    "write_trace",
+    "read_trace",
+    "concat_traces",
+    "TraceSpill",
+    "PARTS_DIR",
+    "METADATA_KEY",
+]
 
 COLUMNS = (
     "query_id",
@@ -48,6 +60,8 @@ COLUMNS = (
 NULLABLE_COLUMNS = frozenset({"issued_ns", "start_ns", "batch_id", "device_id", "clock_mhz"})
 REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c not in NULLABLE_COLUMNS)
 METADATA_KEY = b"simbench.run"
+#: Folder (beside ``trace.parquet``) where a running real run spills its completed samples.
+PARTS_DIR = "trace.parts"
 # Sorted-ish integer timestamps compress several-fold with delta encoding.
 _DELTA_COLUMNS = ("query_id", "issue_ns", "issued_ns", "start_ns", "complete_ns", "batch_id")
 
@@ -160,31 +174,166 @@ def _int64_nullable_mapper():
 def write_trace(trace: Trace, path: str | Path) -> Path:
     """Write a trace to Parquet (zstd, delta-encoded timestamps) with its metadata.
 
+    The file is written under a temporary name in the same folder and renamed into place
+    (``simbench.output.atomic_path``), so ``path`` never holds a truncated trace.
+
     Returns
     -------
     pathlib.Path
         The path written. Parent folders are created.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (e.g. ``errno.ENOSPC``); ``path`` is left as it was.
     """
     import pyarrow.parquet as pq
 
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     table = trace._to_arrow()
     encodings = {c: "DELTA_BINARY_PACKED" for c in _DELTA_COLUMNS}
-    pq.write_table(
-        table,
-        p,
-        compression="zstd",
-        compression_level=1,
-        use_dictionary=["sample_index", "device_id"],
-        column_encoding=encodings,
-        write_statistics=False,
-    )
+    with atomic_path(p) as tmp:
+        pq.write_table(
+            table,
+            tmp,
+            compression="zstd",
+            compression_level=1,
+            use_dictionary=["sample_index", "device_id"],
+            column_encoding=encodings,
+            write_statistics=False,
+        )
     return p
+
+
+def concat_traces(parts: list[Trace], metadata: dict[str, Any] | None = None) -> Trace:
+    """Join traces of one run (e.g. spilled parts) into one query-major Trace.
+
+    Rows are stably sorted by ``query_id``, so each query's samples end up contiguous.
+    Nullable columns absent from some parts become masked there.
+
+    Parameters
+    ----------
+    parts : list of Trace
+    metadata : dict, optional
+        [default: the last part's metadata].
+    """
+    meta = dict(metadata if metadata is not None else (parts[-1].metadata if parts else {}))
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Trace(query_id=empty, sample_index=empty, issue_ns=empty, complete_ns=empty, metadata=meta)
+    qid = np.concatenate([t.query_id for t in parts])
+    order = np.argsort(qid, kind="stable")
+    cols: dict[str, Any] = {}
+    masks: dict[str, np.ndarray] = {}
+    for name in COLUMNS:
+        if all(getattr(t, name) is None for t in parts):
+            cols[name] = None
+            continue
+        vals, present = [], []
+        for t in parts:
+            col = getattr(t, name)
+            n = len(t)
+            vals.append(col if col is not None else np.zeros(n, dtype=np.int64))
+            if col is None:
+                present.append(np.zeros(n, dtype=bool))
+            else:
+                present.append(t.masks.get(name, np.ones(n, dtype=bool)))
+        cols[name] = np.concatenate(vals)[order]
+        m = np.concatenate(present)[order]
+        if not m.all():
+            masks[name] = m
+    return Trace(masks=masks, metadata=meta, **cols)
+
+
+class TraceSpill:
+    """Spill a running run's completed samples to Parquet part files, periodically.
+
+    A background thread calls ``snapshot()`` every ``every_s`` seconds; each non-empty
+    Trace it returns (the samples completed since the previous call) is written atomically
+    as ``directory/part-NNNNNN.parquet``. A process killed outright (SIGKILL, OOM) thus
+    leaves every sample completed up to the last spill in readable files, and
+    ``read_trace(directory)`` joins them. The run's writer deletes the folder once the
+    final ``trace.parquet`` is on disk.
+
+    Parameters
+    ----------
+    directory : path
+        Usually ``<scenario folder>/trace.parts``.
+    snapshot : callable
+        ``snapshot() -> Trace | None``: the newly completed samples (thread-safe).
+    every_s : float
+        Seconds between spills, > 0.
+
+    Attributes
+    ----------
+    error : BaseException or None
+        The first failure of a spill (e.g. a full disk); spilling stops after it, the run
+        goes on.
+    parts : int
+        Part files written.
+    """
+
+    def __init__(self, directory: str | Path, snapshot: Callable[[], "Trace | None"], every_s: float = 1.0) -> None:
+        if not every_s > 0:
+            raise ValueError(f"every_s: expected > 0 s, got {every_s!r}")
+        import pyarrow.parquet  # noqa: F401 - imported now: a first import in the spill thread holds the GIL ~0.5 s
+
+        self.directory = Path(directory)
+        self.snapshot = snapshot
+        self.every_s = float(every_s)
+        self.error: BaseException | None = None
+        self.parts = 0
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "TraceSpill":
+        self._thread = threading.Thread(target=self._loop, name="simbench-trace-spill", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the samples completed since the last spill now (no-op after an error)."""
+        with self._lock:
+            if self.error is not None:
+                return
+            try:
+                part = self.snapshot()
+                if part is not None and len(part):
+                    write_trace(part, self.directory / f"part-{self.parts:06d}.parquet")
+                    self.parts += 1
+            except BaseException as exc:  # noqa: BLE001 - a failed spill must not end the run
+                self.error = exc
+
+    def stop(self) -> None:
+        """Stop the thread (no final flush: the run's writer writes the whole trace)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+            self._thread = None
+
+
+def _read_parts(directory: Path) -> Trace:
+    parts = sorted(directory.glob("part-*.parquet"))
+    if not parts:
+        raise TraceError(f"{directory}: no trace.parquet and no spilled part-*.parquet files in this folder")
+    traces = [read_trace(p) for p in parts]
+    meta = dict(traces[-1].metadata)
+    meta["read_from_parts"] = {"folder": str(directory), "parts": len(parts)}
+    return concat_traces(traces, meta)
 
 
 def read_trace(path: str | Path) -> Trace:
     """Read a trace written by ``write_trace`` (or any Parquet file with the Trace schema).
+
+    ``path`` may also be a folder: a scenario folder (its ``trace.parquet``, else its
+    ``trace.parts/``) or a ``trace.parts`` folder of spilled part files, which are joined
+    (``concat_traces``). That is how the samples of a run killed before it wrote its final
+    trace are read (its metadata says ``run_status: 'incomplete'``).
 
     Raises
     ------
@@ -196,6 +345,10 @@ def read_trace(path: str | Path) -> Trace:
     import pyarrow.parquet as pq
 
     p = Path(path)
+    if p.is_dir():
+        if (p / "trace.parquet").is_file():
+            return read_trace(p / "trace.parquet")
+        return _read_parts(p / PARTS_DIR if (p / PARTS_DIR).is_dir() else p)
     if not p.is_file():
         raise TraceError(f"{p}: trace file not found")
     try:

@@ -3,15 +3,14 @@
 For each scenario it assembles the settings exactly as ``simbench simulate`` does
 (LoadGen defaults < official mlperf.conf < ``--conf`` user.conf < flags; ``jobs.build_settings``),
 builds the real SUT, runs it under the chosen engine -- simbench's ``LoadGenerator`` or the
-official ``mlperf_loadgen`` -- and writes ``trace.parquet``, ``mlperf_log_summary.txt`` and
-``summary.json`` per scenario (plus LoadGen's own logs under ``loadgen/`` for the mlcommons
-engine). A Ctrl-C writes the partial run first, then propagates.
+official ``mlperf_loadgen`` -- and writes ``trace.parquet``, ``mlperf_log_summary.txt``,
+``mlperf_log_detail.txt`` and ``summary.json`` per scenario with ``simbench.results`` (the
+writer ``simbench simulate`` uses; plus LoadGen's own logs under ``loadgen/`` for the
+mlcommons engine). A Ctrl-C writes the partial run first, then propagates.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -49,6 +48,7 @@ class BenchmarkOptions:
     out: str | None = None
     engine: str = "simbench"
     stall_timeout_s: float = 60.0
+    force: bool = False
 
 
 @dataclass
@@ -88,10 +88,6 @@ def _settings(opts: BenchmarkOptions, scenario: Scenario) -> TestSettings:
     return settings
 
 
-def default_out_dir() -> Path:
-    return Path("simbench_results") / ("bench-" + _dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
-
-
 def build_sut(opts: BenchmarkOptions):
     """The SUT named by ``opts.sut`` with its workers/threads/batching."""
     from simbench.batching import parse_batching
@@ -100,12 +96,31 @@ def build_sut(opts: BenchmarkOptions):
     return make_sut(opts.sut, threads=opts.threads, workers=opts.workers, batching=parse_batching(opts.batching))
 
 
+def _check_workers(workers: int) -> None:
+    from simbench.errors import SimbenchInputError
+    from simbench.output import thread_limit
+
+    limit, source = thread_limit()
+    if not isinstance(workers, int) or workers < 1:
+        raise SimbenchInputError(f"--workers: expected an integer >= 1, got {workers!r}")
+    if limit is not None and workers > limit:
+        raise SimbenchInputError(f"--workers {workers}: more threads than this machine allows ({limit:,}, {source})")
+
+
 def benchmark_job(
     opts: BenchmarkOptions,
     *,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
 ) -> list[BenchmarkOutcome]:
     """Run ``simbench benchmark``: every requested scenario, files under ``opts.out``.
+
+    Before any SUT is built, every scenario's settings, the output folder (creatable,
+    writable, not holding results unless ``opts.force``), the disk space for the estimated
+    traces and the memory of the largest scenario are checked. While a scenario runs, its
+    completed samples are spilled to ``<Scenario>/trace.parts/`` every second; when it ends
+    -- complete, failed or interrupted -- ``simbench.results.write_scenario`` writes its
+    four files and removes the spill. Ctrl-C/SIGTERM end the current scenario
+    cooperatively; further signals are deferred until its partial run is on disk.
 
     Parameters
     ----------
@@ -121,69 +136,100 @@ def benchmark_job(
 
     Raises
     ------
-    ValueError, ConfError
+    SimbenchInputError, ConfError
         Bad flags or conf (messages name the flag/field).
-        ``engine='mlcommons'`` without the ``mlcommons-loadgen`` package is a ValueError
+        ``engine='mlcommons'`` without the ``mlcommons-loadgen`` package is an input error
         too, whose message gives the install command.
+    OutputError
+        The output folder is unusable or too small, or the disk filled while writing.
     BenchmarkInterrupted
-        Ctrl-C; the partial run of the current scenario is written before it propagates.
+        Ctrl-C/SIGTERM; the partial run of the current scenario is written before it
+        propagates.
     """
     from simbench.bench.loadgen import BenchmarkInterrupted, LoadGenerator
+    from simbench.errors import SimbenchInputError
+    from simbench.interrupt import guard
+    from simbench.output import check_fits, prepare_out_dir
+    from simbench.results import estimate_scenario, knobs_for
+    from simbench.settings import resolve
     from simbench.sim import dataset_size
+    from simbench.trace import PARTS_DIR
 
     if opts.engine not in ENGINES:
-        raise ValueError(f"--engine: expected one of {', '.join(ENGINES)}, got {opts.engine!r}")
+        raise SimbenchInputError(f"--engine: expected one of {', '.join(ENGINES)}, got {opts.engine!r}")
     if opts.engine == "mlcommons":
         from simbench.bench.mlcommons import require_loadgen
 
         try:
             require_loadgen()
         except ImportError as exc:
-            raise ValueError(str(exc)) from None  # bad input for the CLI: one clear line
+            raise SimbenchInputError(str(exc)) from None  # bad input for the CLI: one clear line
+    _check_workers(opts.workers)
     emit = on_event or (lambda kind, info: None)
     all_settings = [(sc, _settings(opts, sc)) for sc in opts.scenarios]  # validate all first
-    out_root = Path(opts.out) if opts.out else default_out_dir()
-    outcomes: list[BenchmarkOutcome] = []
-    for scenario, settings in all_settings:
-        sut = build_sut(opts)
+    folder = prepare_out_dir(opts.out, subdirs=[sc.value for sc, _ in all_settings], force=opts.force, default_prefix="bench-")
+    estimates = []
+    for sc, settings in all_settings:
         perf_count = settings.performance_sample_count_override or 1024
-        total = dataset_size(opts.model, perf_count)
-        out_dir = out_root / scenario.value
-        emit("scenario_start", {"scenario": scenario.value, "settings": settings})
-        meta = {"model_conf": opts.model, "sut_spec": opts.sut, "command_options": _opts_meta(opts)}
-        try:
-            if opts.engine == "simbench":
-                run = LoadGenerator(
-                    sut,
-                    settings,
-                    qsl_total_count=total,
-                    qsl_performance_count=perf_count,
-                    stall_timeout_s=opts.stall_timeout_s,
-                    on_progress=lambda info: emit("progress", info),
-                    metadata=meta,
-                ).run()
-            else:
-                from simbench.bench.mlcommons import run_mlcommons
+        eff = resolve(settings, dataset_size(opts.model, perf_count), perf_count)
+        estimates.append(
+            estimate_scenario(
+                eff,
+                kind="mlcommons" if opts.engine == "mlcommons" else "real",
+                knobs=knobs_for(sc, conf=bool(opts.conf)),
+                workers=opts.workers,
+            )
+        )
+    check_fits(folder, estimates)
+    outcomes: list[BenchmarkOutcome] = []
+    with guard() as g:
+        for scenario, settings in all_settings:
+            g.raise_if_stopped()
+            sut = build_sut(opts)
+            perf_count = settings.performance_sample_count_override or 1024
+            total = dataset_size(opts.model, perf_count)
+            out_dir = folder.root / scenario.value
+            emit("scenario_start", {"scenario": scenario.value, "settings": settings})
+            meta = {"model_conf": opts.model, "sut_spec": opts.sut, "command_options": _opts_meta(opts)}
+            interrupted = False
+            try:
+                if opts.engine == "simbench":
+                    run = LoadGenerator(
+                        sut,
+                        settings,
+                        qsl_total_count=total,
+                        qsl_performance_count=perf_count,
+                        stall_timeout_s=opts.stall_timeout_s,
+                        on_progress=lambda info: emit("progress", info),
+                        metadata=meta,
+                        spill_dir=out_dir / PARTS_DIR,
+                    ).run()
+                else:
+                    from simbench.bench.mlcommons import run_mlcommons
 
-                run = run_mlcommons(
-                    sut,
-                    settings,
-                    qsl_total_count=total,
-                    qsl_performance_count=perf_count,
-                    log_dir=out_dir / "loadgen",
-                    metadata=meta,
-                    stall_timeout_s=opts.stall_timeout_s,
-                    on_progress=lambda info: emit("progress", info),
-                )
-        except BenchmarkInterrupted as exc:
-            write_run(exc.run, out_dir)
-            outcome = BenchmarkOutcome(scenario, exc.run, settings, out_dir, opts.engine)
+                    run = run_mlcommons(
+                        sut,
+                        settings,
+                        qsl_total_count=total,
+                        qsl_performance_count=perf_count,
+                        log_dir=out_dir / "loadgen",
+                        metadata=meta,
+                        stall_timeout_s=opts.stall_timeout_s,
+                        on_progress=lambda info: emit("progress", info),
+                        spill_dir=out_dir / PARTS_DIR,
+                    )
+            except BenchmarkInterrupted as exc:
+                run, interrupted = exc.run, True
+            with g.protected():  # further signals wait until the run is on disk
+                write_run(run, out_dir)
+            outcome = BenchmarkOutcome(scenario, run, settings, out_dir, opts.engine)
+            if not interrupted:
+                outcomes.append(outcome)
             emit("scenario_done", {"outcome": outcome})
-            raise
-        write_run(run, out_dir)
-        outcome = BenchmarkOutcome(scenario, run, settings, out_dir, opts.engine)
-        outcomes.append(outcome)
-        emit("scenario_done", {"outcome": outcome})
+            if run.summary_error is not None:
+                raise run.summary_error
+            if interrupted:
+                raise BenchmarkInterrupted(run)
     return outcomes
 
 
@@ -211,35 +257,31 @@ def lag_stats(run) -> dict[str, int | None]:
 
 
 def write_run(run, out_dir: str | Path) -> Path:
-    """Write a run's ``trace.parquet``, ``mlperf_log_summary.txt`` and ``summary.json``.
+    """Write a run's ``trace.parquet``, ``mlperf_log_summary.txt``, ``mlperf_log_detail.txt``
+    and ``summary.json`` into ``out_dir`` (``simbench.results.write_scenario``, the writer
+    ``simbench simulate`` uses too).
 
-    A run with no completed sample gets an empty trace and a ``summary.json`` holding only
-    its status and errors.
+    A run with no completed sample gets an empty trace, a summary saying why, and a
+    ``summary.json`` with its status and errors.
+
+    Raises
+    ------
+    OutputError
+        A file could not be written; the message names ``--out`` (``out_dir``'s parent),
+        the folder and the file. Whatever could be written was.
     """
-    from simbench.report import render_text, summary_to_dict
-    from simbench.trace import write_trace
+    from simbench.output import OutputFolder
+    from simbench.results import summary_payload, write_scenario
 
     d = Path(out_dir)
-    d.mkdir(parents=True, exist_ok=True)
-    write_trace(run.trace, d / "trace.parquet")
-    payload: dict[str, Any] = {}
-    if run.summary is not None:
-        (d / "mlperf_log_summary.txt").write_text(render_text(run.summary))
-        payload = summary_to_dict(run.summary)
-    else:
-        payload = {"result_validity": "INVALID", "result_invalid_reason": list(run.errors)}
-    payload["engine"] = run.trace.metadata.get("engine")
-    payload["run_status"] = run.status
-    payload["run_errors"] = list(run.errors)
-    payload["issued_query_count"] = run.issued_queries
-    payload["outstanding_samples"] = run.outstanding_samples
-    payload["wall_s"] = run.wall_s
-    payload["issue_lag_ns"] = lag_stats(run)
-    payload["sut"] = run.trace.metadata.get("sut")
-    payload["host"] = run.trace.metadata.get("host")
-    payload.update(run.extra)
-    (d / "summary.json").write_text(json.dumps(payload, indent=2, default=str))
-    return d
+    extra = {
+        "issued_query_count": run.issued_queries,
+        "outstanding_samples": run.outstanding_samples,
+        "issue_lag_ns": lag_stats(run),
+        **run.extra,
+    }
+    payload = summary_payload(run.summary, run.trace, wall_s=run.wall_s, extra=extra)
+    return write_scenario(OutputFolder(d.parent), d.name, run.trace, run.summary, settings=run.settings, payload=payload)
 
 
 def summarize_trace_file(path: str | Path):

@@ -33,17 +33,16 @@ outstanding with no completion for ``stall_timeout_s``. Ctrl-C raises
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-import simbench
 from simbench.bench.sut import QuerySample
+from simbench.provenance import host_info, run_metadata
 from simbench.schedule import QuerySchedule, schedule
 from simbench.settings import EffectiveSettings, Scenario, TestMode, TestSettings, resolve
 from simbench.trace import Trace
@@ -53,6 +52,7 @@ __all__ = [
     "BenchmarkRun",
     "BenchmarkInterrupted",
     "RAN_OUT_MESSAGE",
+    "INCOMPLETE_MESSAGE",
     "host_info",
 ]
 
@@ -60,6 +60,10 @@ RAN_OUT_MESSAGE = (
     "Ending early: Ran out of generated queries to issue before the minimum query"
     " count and test duration were reached. Please update the relevant expected"
     " latency or target qps in the TestSettings so they are more accurate."
+)
+INCOMPLETE_MESSAGE = (
+    "Incomplete run: the process ended before it wrote its final trace; this trace holds the"
+    " samples it had spilled to disk (every second) by then."
 )
 _SPIN_NS = 70_000  # sleep until this close to a scheduled time, then busy-wait (measured: sleep overshoots ~65 us here)
 _PROGRESS_EVERY_NS = 200_000_000
@@ -87,6 +91,11 @@ class BenchmarkRun:
         Samples issued but never completed (lost to a fault or Ctrl-C).
     wall_s : float
         Wall time of the timed part, seconds.
+    extra : dict
+        Engine-specific results (``loadgen`` for the mlcommons engine).
+    summary_error : Exception or None
+        Set when computing the Summary raised (a bug): ``summary`` is then None, the trace
+        is intact, and the job writes it before re-raising this.
     """
 
     trace: Trace
@@ -99,6 +108,7 @@ class BenchmarkRun:
     outstanding_samples: int
     wall_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    summary_error: BaseException | None = None
 
     def issue_lag_ns(self) -> np.ndarray:
         """Per-query harness lag ``issued_ns - issue_ns`` (int64) of the completed queries."""
@@ -231,6 +241,12 @@ class LoadGenerator:
         Summary SUT name [default: ``sut.name``].
     metadata : dict, optional
         Extra JSON-able run metadata stored in the Trace.
+    spill_dir : path, optional
+        Spill the completed samples to Parquet part files here every ``spill_every_s``
+        seconds while the run goes on (``simbench.trace.TraceSpill``); ``read_trace`` on the
+        folder joins them. [default: no spill]
+    spill_every_s : float
+        Seconds between spills, > 0 [default 1].
 
     Raises
     ------
@@ -266,6 +282,8 @@ class LoadGenerator:
         on_progress: Callable[[dict[str, Any]], None] | None = None,
         sut_name: str | None = None,
         metadata: dict[str, Any] | None = None,
+        spill_dir: str | Path | None = None,
+        spill_every_s: float = 1.0,
     ) -> None:
         if not stall_timeout_s > 0:
             raise ValueError(f"stall_timeout_s: expected > 0 s, got {stall_timeout_s!r}")
@@ -284,16 +302,34 @@ class LoadGenerator:
         self.on_progress = on_progress
         self.sut_name = sut_name or getattr(sut, "name", type(sut).__name__)
         self.metadata = dict(metadata or {})
+        if not spill_every_s > 0:
+            raise ValueError(f"spill_every_s: expected > 0 s, got {spill_every_s!r}")
+        self.spill_dir = None if spill_dir is None else Path(spill_dir)
+        self.spill_every_s = float(spill_every_s)
 
     # ------------------------------------------------------------------ public
     def run(self) -> BenchmarkRun:
         """Run the scenario; returns the run (INVALID runs included).
 
+        Ctrl-C and SIGTERM (``simbench.interrupt.guard``, installed here when the caller has
+        not) end the run cooperatively: the issue loop stops, the SUT is stopped, and the
+        partial run is built; further signals meanwhile are only counted, so they cannot
+        cost it. With ``spill_dir`` set, the samples completed so far are also spilled to
+        Parquet part files every ``spill_every_s`` seconds (``simbench.trace.TraceSpill``),
+        so even a SIGKILL leaves them readable.
+
         Raises
         ------
         BenchmarkInterrupted
-            On Ctrl-C, after the SUT is stopped; ``.run`` holds the partial run.
+            On Ctrl-C/SIGTERM, after the SUT is stopped; ``.run`` holds the partial run.
         """
+        from simbench.interrupt import guard
+
+        with guard() as g, g.cooperative():
+            self._guard = g
+            return self._run(g)
+
+    def _run(self, g) -> BenchmarkRun:
         eff, sched = self.effective, self.schedule
         spq = eff.samples_per_query
         n_q = sched.query_count
@@ -315,6 +351,9 @@ class LoadGenerator:
         t0 = time.perf_counter_ns()
         rec = _Recorder(n_q * spq, t0)
         self._rec = rec
+        self._indices = indices
+        status = "complete"
+        spill = None
         self.sut.start(rec)
         # Python's cyclic collector stops every thread for tens of ms once the heap holds the
         # imported numerics stack; LoadGen (C++) has no such pauses. Freeze what exists and
@@ -326,9 +365,15 @@ class LoadGenerator:
         rec.t0 = t0 = time.perf_counter_ns()  # timing starts after the SUT is ready
         self._t0 = t0
         self._last_tick = (0, 0)
-        status = "complete"
         wall0 = time.perf_counter()
         try:
+            if self.spill_dir is not None:
+                from simbench.trace import TraceSpill
+
+                self._spill_lo = 0
+                self._spill_meta = self._metadata("incomplete", [INCOMPLETE_MESSAGE])
+                spill = TraceSpill(self.spill_dir, self._spill_snapshot, self.spill_every_s).start()
+            self._check_stop()
             match eff.scenario:
                 case Scenario.Server:
                     self._run_server(indices)
@@ -348,6 +393,8 @@ class LoadGenerator:
             if gc_was_enabled:
                 gc.enable()
             gc.unfreeze()
+            if spill is not None:
+                spill.stop()
             try:
                 self.sut.stop()
             except Exception as exc:  # noqa: BLE001 - the run's data matters more
@@ -363,11 +410,59 @@ class LoadGenerator:
             raise BenchmarkInterrupted(run)
         return run
 
+    def _check_stop(self) -> None:
+        """End the run here if Ctrl-C/SIGTERM came in (the guard only sets the event)."""
+        if self._guard.stop.is_set():
+            raise KeyboardInterrupt
+
+    def _spill_snapshot(self) -> Trace | None:
+        """The samples completed since the previous spill, as a Trace (spill thread)."""
+        rec, spq = self._rec, self.effective.samples_per_query
+        lo = self._spill_lo
+        with rec.lock:
+            hi = rec.issued
+            c = rec.complete_ns[lo:hi].copy()
+            st = rec.start_ns[lo:hi].copy() if rec.has_start else None
+            b = rec.batch_id[lo:hi].copy() if rec.has_batch else None
+            dv = rec.device_id[lo:hi].copy() if rec.has_device else None
+        if not hasattr(self, "_spilled"):
+            self._spilled = np.zeros(rec.complete_ns.shape[0], dtype=bool)
+        fresh = np.flatnonzero((c >= 0) & ~self._spilled[lo:hi])
+        if fresh.size == 0:
+            return None
+        ids = fresh + lo
+        self._spilled[ids] = True
+        pending = np.flatnonzero(~self._spilled[lo:hi])
+        self._spill_lo = lo + (int(pending[0]) if pending.size else hi - lo)
+        q = ids // spq
+        masks = {}
+        cols = {}
+        for name, arr in (("start_ns", st), ("batch_id", b), ("device_id", dv)):
+            if arr is None:
+                cols[name] = None
+                continue
+            v = arr[fresh]
+            if np.any(v < 0):
+                masks[name] = v >= 0
+            cols[name] = v
+        return Trace(
+            query_id=q.astype(np.int64),
+            sample_index=self._indices[ids].astype(np.int64),
+            issue_ns=self._issue_ns[q],
+            issued_ns=self._issued_ns[q],
+            complete_ns=c[fresh],
+            masks=masks,
+            metadata=self._spill_meta,
+            **cols,
+        )
+
     # ------------------------------------------------------------------ scenarios
-    def _issue(self, q: int, issue_ns: int, samples: list[QuerySample]) -> None:
+    def _issue(self, q: int, issue_ns: int | None, samples: list[QuerySample]) -> None:
+        """Hand query ``q`` to the SUT; ``issue_ns`` None means "scheduled = now" (SS/MS)."""
         rec = self._rec
-        self._issue_ns[q] = issue_ns
-        self._issued_ns[q] = time.perf_counter_ns() - self._t0
+        issued = time.perf_counter_ns() - self._t0
+        self._issue_ns[q] = issued if issue_ns is None else issue_ns
+        self._issued_ns[q] = issued
         rec.note_issue(len(samples))
         self._queries_issued = q + 1
         self.sut.issue_query(samples)
@@ -379,12 +474,13 @@ class LoadGenerator:
         n_q = self.schedule.query_count
         idx = indices.tolist()
         for q in range(n_q):
+            self._check_stop()
             now = time.perf_counter_ns() - self._t0
             if max_dur_ns and now >= max_dur_ns:
                 return
             base = q * spq
-            self._issue(q, now, [QuerySample(base + k, idx[base + k]) for k in range(spq)])
-            self._issue_ns[q] = self._issued_ns[q]  # SS/MS: scheduled = issued (LoadGen)
+            # SS/MS: scheduled = issued (LoadGen), both set before the SUT sees the query
+            self._issue(q, None, [QuerySample(base + k, idx[base + k]) for k in range(spq)])
             if not self._wait_idle():
                 return
             if q + 1 >= eff.min_query_count and self._issue_ns[q] >= min_dur_ns:
@@ -408,8 +504,11 @@ class LoadGenerator:
             deadline = t0 + target
             left = deadline - clock()
             if left > 0:
-                if left > _SPIN_NS:
-                    time.sleep((left - _SPIN_NS) / 1e9)
+                while left > _SPIN_NS:
+                    # In slices of at most 50 ms, so a stop request is seen at low QPS too.
+                    time.sleep(min(left - _SPIN_NS, 50_000_000) / 1e9)
+                    self._check_stop()
+                    left = deadline - clock()
                 while clock() < deadline:
                     # Busy-wait the last stretch: sched_yield or sleep(0) would hand the core
                     # to another runnable process for a whole time slice (ms of lag).
@@ -421,6 +520,7 @@ class LoadGenerator:
             if max_async:
                 while rec.issued - rec.completed >= max_async and rec.failure is None:
                     self._check_stall()
+                    self._check_stop()
                     time.sleep(0.0001)
             if coalesce:
                 # server_coalesce_queries: every query already due goes out in one call;
@@ -438,6 +538,7 @@ class LoadGenerator:
             if now >= next_tick:
                 next_tick = now + _PROGRESS_EVERY_NS
                 self._check_stall()
+                self._check_stop()
                 self._tick()
 
     def _issue_many(self, first: int, end: int, sched: list[int], samples: list[QuerySample]) -> None:
@@ -467,6 +568,7 @@ class LoadGenerator:
         """Wait until every issued sample completed; False on failure or stall timeout."""
         rec = self._rec
         while not rec.idle.wait(0.05):
+            self._check_stop()
             self._tick()
             if not self._check_stall():
                 return False
@@ -496,6 +598,26 @@ class LoadGenerator:
         )
 
     # ------------------------------------------------------------------ results
+    def _metadata(self, status: str, errors, *, issued_queries: int | None = None, outstanding: int | None = None) -> dict[str, Any]:
+        return run_metadata(
+            kind="real",
+            engine="simbench",
+            settings=self.settings,
+            effective=self.effective,
+            sut=_describe(self.sut),
+            sut_name=self.sut_name,
+            generated_query_count=self.schedule.query_count,
+            ran_out_of_queries=self._ran_out,
+            run_status=status,
+            errors=tuple(errors),
+            extra={
+                "issued_query_count": issued_queries,
+                "outstanding_samples": outstanding,
+                "clock": "time.perf_counter_ns (monotonic), ns from run start",
+                **self.metadata,
+            },
+        )
+
     def _finish(self, status: str, wall_s: float, indices: np.ndarray) -> BenchmarkRun:
         from simbench.summary import summarize
 
@@ -525,32 +647,14 @@ class LoadGenerator:
             batch_id=batch,
             device_id=device,
             masks=masks,
-            metadata={
-                "kind": "real",
-                "engine": "simbench",
-                "scenario": eff.scenario.value,
-                "settings": self.settings.to_dict(),
-                "effective_settings": eff.to_dict(),
-                "sut": _describe(self.sut),
-                "sut_name": self.sut_name,
-                "seeds": {
-                    "qsl_rng_seed": str(eff.qsl_rng_seed),
-                    "sample_index_rng_seed": str(eff.sample_index_rng_seed),
-                    "schedule_rng_seed": str(eff.schedule_rng_seed),
-                },
-                "generated_query_count": int(self.schedule.query_count),
-                "issued_query_count": int(self._queries_issued),
-                "outstanding_samples": int(n_rows - done.size),
-                "ran_out_of_queries": bool(self._ran_out),
-                "run_status": status,
-                "errors": list(errors),
-                "clock": "time.perf_counter_ns (monotonic), ns from run start",
-                "simbench_version": simbench.__version__,
-                "host": host_info(),
-                **self.metadata,
-            },
+            metadata=self._metadata(status, errors, issued_queries=self._queries_issued, outstanding=int(n_rows - done.size)),
         )
-        summary = summarize(trace, eff, sut_name=self.sut_name, errors=errors) if len(trace) else None
+        summary, summary_error = None, None
+        if len(trace):
+            try:
+                summary = summarize(trace, eff, sut_name=self.sut_name, errors=errors)
+            except Exception as exc:  # noqa: BLE001 - a bug here must not cost the trace
+                summary_error = exc
         return BenchmarkRun(
             trace=trace,
             summary=summary,
@@ -561,6 +665,7 @@ class LoadGenerator:
             issued_queries=int(self._queries_issued),
             outstanding_samples=int(n_rows - done.size),
             wall_s=wall_s,
+            summary_error=summary_error,
         )
 
 
@@ -570,35 +675,3 @@ def _describe(sut: Any) -> dict[str, Any]:
         return dict(d()) if callable(d) else {"name": getattr(sut, "name", type(sut).__name__)}
     except Exception as exc:  # noqa: BLE001 - provenance must not break a run
         return {"name": getattr(sut, "name", "?"), "describe_error": repr(exc)}
-
-
-def host_info() -> dict[str, Any]:
-    """Where a real run happened: CPU model, logical CPUs usable, OS, Python.
-
-    Returns
-    -------
-    dict
-        ``cpu_model``, ``logical_cpus``, ``cpus_usable`` (affinity), ``platform``,
-        ``python``, ``machine``.
-    """
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "cpu_model": cpu,
-        "logical_cpus": os.cpu_count(),
-        "cpus_usable": usable,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-    }

@@ -29,8 +29,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-import simbench
-from simbench.bench.loadgen import BenchmarkInterrupted, BenchmarkRun, host_info
+from simbench.bench.loadgen import BenchmarkInterrupted, BenchmarkRun, _describe
+from simbench.provenance import run_metadata
 from simbench.bench.sut import QuerySample
 from simbench.settings import Scenario, TestSettings, resolve
 from simbench.trace import Trace
@@ -90,6 +90,7 @@ class _SutSideSink:
         self.completed: dict[int, tuple[int, int, int, int]] = {}
         self.failure: str | None = None
         self.last_progress_ns = time.perf_counter_ns()
+        self.order: list[int] = []  # completed ids in completion order (for the spill)
 
     def note_issue(self, ids: list[int]) -> bool:
         """Register issued ids; False (and the ids drained) once the run has failed."""
@@ -125,6 +126,7 @@ class _SutSideSink:
                 for i in keys:
                     self.outstanding.discard(i)
                     self.completed[i] = (now, s, b, dv)
+                self.order.extend(keys)
                 self.last_progress_ns = now
         if reason is not None:
             self.fail(reason)
@@ -157,6 +159,51 @@ class _SutSideSink:
                 return
 
 
+class _SutSideSpill:
+    """Snapshots of the samples completed since the last spill, SUT-side times (as the
+    interrupted path records them): ns from the first sample the SUT received."""
+
+    def __init__(self, issued: list, issue_lock: threading.Lock, sink: _SutSideSink, eff, meta: dict[str, Any]) -> None:
+        self.issued, self.issue_lock, self.sink, self.eff, self.meta = issued, issue_lock, sink, eff, meta
+        self.done = 0  # entries of sink.order already spilled
+        self.seen = 0  # entries of issued already indexed
+        self.pos: dict[int, int] = {}  # loadgen id -> issue position
+
+    def __call__(self) -> Trace | None:
+        with self.sink.lock:
+            new = self.sink.order[self.done:]
+            recs = [self.sink.completed[i] for i in new]
+            self.done += len(new)
+        if not new:
+            return None
+        with self.issue_lock:
+            fresh = self.issued[self.seen:]
+            first_seen = self.issued[0][2]
+        for k, (lid, _idx, _t) in enumerate(fresh, start=self.seen):
+            self.pos[lid] = k
+        self.seen += len(fresh)
+        pos = np.array([self.pos[i] for i in new], dtype=np.int64)
+        order = np.argsort(pos, kind="stable")
+        pos = pos[order]
+        c = np.array(recs, dtype=np.int64).reshape(-1, 4)[order]
+        idx = np.array([self.issued[k][1] for k in pos], dtype=np.int64)
+        seen = np.array([self.issued[k][2] for k in pos], dtype=np.int64) - first_seen
+        spq = self.eff.samples_per_query
+        q = pos if self.eff.scenario is Scenario.Server else pos // spq
+        return Trace(
+            query_id=q,
+            sample_index=idx,
+            issue_ns=seen,
+            issued_ns=seen,
+            complete_ns=c[:, 0] - first_seen,
+            start_ns=np.where(c[:, 1] >= 0, c[:, 1] - first_seen, 0),
+            batch_id=c[:, 2],
+            device_id=c[:, 3],
+            masks={"start_ns": c[:, 1] >= 0, "batch_id": c[:, 2] >= 0, "device_id": c[:, 3] >= 0},
+            metadata=self.meta,
+        )
+
+
 def run_mlcommons(
     sut: Any,
     settings: TestSettings,
@@ -168,6 +215,8 @@ def run_mlcommons(
     enable_trace: bool = True,
     stall_timeout_s: float = 60.0,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
+    spill_dir: str | Path | None = None,
+    spill_every_s: float = 1.0,
 ) -> BenchmarkRun:
     """Run one scenario of ``sut`` under the official LoadGen and record it as simbench does.
 
@@ -192,6 +241,11 @@ def run_mlcommons(
     on_progress : callable, optional
         Called about every 200 ms with the same dict as ``LoadGenerator``'s progress
         (queries as seen by the SUT).
+    spill_dir : path, optional
+        Spill the completed samples (SUT-side times) to Parquet part files here every
+        ``spill_every_s`` seconds (``simbench.trace.TraceSpill``).
+    spill_every_s : float
+        Seconds between spills, > 0 [default 1].
 
     Returns
     -------
@@ -205,7 +259,7 @@ def run_mlcommons(
     ImportError
         ``mlperf_loadgen`` missing.
     BenchmarkInterrupted
-        Ctrl-C (LoadGen is a C++ call; the interrupt lands when it returns).
+        Ctrl-C or SIGTERM (``simbench.interrupt.guard``; LoadGen itself is not stopped).
 
     Notes
     -----
@@ -214,11 +268,10 @@ def run_mlcommons(
     so LoadGen runs to the end of its schedule quickly; the run is INVALID with the reason,
     and the Trace keeps only real SUT completions. On Ctrl-C the SUT-side partial Trace
     (times as seen by the SUT) is returned through ``BenchmarkInterrupted`` at once, while
-    LoadGen finishes in a daemon thread.
+    LoadGen finishes in a daemon thread. If LoadGen's logs cannot be read afterwards (e.g.
+    the disk filled while LoadGen wrote them), the SUT-side Trace is returned with the
+    reason in ``errors``.
     """
-    from simbench.bench.loadgen_logs import compare_with_loadgen, import_loadgen_dir
-    from simbench.summary import summarize
-
     lg = require_loadgen()
     eff = resolve(settings, qsl_total_count, qsl_performance_count)
     log_dir = Path(log_dir)
@@ -253,6 +306,22 @@ def run_mlcommons(
     log_settings.log_output.outdir = str(log_dir)
     log_settings.log_output.copy_summary_to_stdout = False
     log_settings.enable_trace = enable_trace
+    from simbench.interrupt import guard
+
+    with guard() as g, g.cooperative():
+        run = _run_loadgen(
+            lg, lg_sut, lg_qsl, log_settings, sut, sink, settings, eff, issued, issue_lock, metadata,
+            stall_timeout_s, on_progress, spill_dir, spill_every_s, g,
+        )
+    return run
+
+
+def _run_loadgen(lg, lg_sut, lg_qsl, log_settings, sut, sink, settings, eff, issued, issue_lock, metadata,
+                 stall_timeout_s, on_progress, spill_dir, spill_every_s, g) -> BenchmarkRun:
+    from simbench.bench.loadgen_logs import compare_with_loadgen, import_loadgen_dir
+    from simbench.summary import summarize
+
+    log_dir = Path(log_settings.log_output.outdir)
     sut.start(sink)
     status = "complete"
     errors: list[str] = []
@@ -264,12 +333,27 @@ def run_mlcommons(
     runner = threading.Thread(
         target=lg.StartTestWithLogSettings, args=(lg_sut, lg_qsl, lg_settings, log_settings), name="mlperf-loadgen", daemon=True
     )
+    spill = None
+    if spill_dir is not None:
+        from simbench.bench.loadgen import INCOMPLETE_MESSAGE
+        from simbench.trace import TraceSpill
+
+        spill_meta = run_metadata(
+            kind="real", engine="mlcommons", settings=settings, effective=eff, sut=_describe(sut),
+            run_status="incomplete", errors=(INCOMPLETE_MESSAGE,),
+            extra={"clock": "SUT side (time.perf_counter_ns), ns from the first sample received", **(metadata or {})},
+        )
+        spill = TraceSpill(spill_dir, _SutSideSpill(issued, issue_lock, sink, eff, spill_meta), spill_every_s)
     wall0 = time.perf_counter()
     runner.start()
+    if spill is not None:
+        spill.start()
     try:
         last = (time.perf_counter(), 0)
         while runner.is_alive():
             runner.join(0.2)
+            if g.stop.is_set():
+                raise KeyboardInterrupt
             if on_progress is not None:
                 now, done = time.perf_counter(), len(sink.completed)
                 on_progress(
@@ -288,17 +372,30 @@ def run_mlcommons(
         wall = time.perf_counter() - wall0
         sink.fail("Run interrupted by the user (KeyboardInterrupt); trace holds SUT-side times of the samples completed before it.")
         stop_watch.set()
+        if spill is not None:
+            spill.stop()
         sut.stop()
         trace = _merge(None, list(issued), sink, eff)
-        trace.metadata.update({"kind": "real", "engine": "mlcommons", "scenario": eff.scenario.value,
-                               "settings": settings.to_dict(), "effective_settings": eff.to_dict(),
-                               "run_status": "interrupted", "errors": [sink.failure], "host": host_info(),
-                               "simbench_version": simbench.__version__, **(metadata or {})})
+        trace.metadata.update(
+            run_metadata(
+                kind="real",
+                engine="mlcommons",
+                settings=settings,
+                effective=eff,
+                sut=_describe(sut),
+                generated_query_count=None,
+                run_status="interrupted",
+                errors=(sink.failure,),
+                extra={"clock": "SUT side (time.perf_counter_ns), ns from the first sample received", **(metadata or {})},
+            )
+        )
         summary = summarize(trace, eff, sut_name=getattr(sut, "name", "SUT"), errors=(sink.failure,)) if len(trace) else None
         raise BenchmarkInterrupted(
             BenchmarkRun(trace=trace, summary=summary, settings=settings, effective=eff, errors=(sink.failure,),
                          status="interrupted", issued_queries=0, outstanding_samples=len(issued) - len(sink.completed), wall_s=wall)
         ) from None
+    if spill is not None:
+        spill.stop()
     wall = time.perf_counter() - wall0
     stop_watch.set()
     sut.stop()
@@ -307,28 +404,41 @@ def run_mlcommons(
     if sink.failure:
         errors.insert(0, sink.failure)
         status = "failed"
-    imported = import_loadgen_dir(log_dir)
+    try:
+        imported = import_loadgen_dir(log_dir)
+    except Exception as exc:  # noqa: BLE001 - the SUT's completions must survive unreadable logs
+        errors.append(f"LoadGen's logs in {log_dir} could not be read ({exc}); trace holds SUT-side times")
+        trace = _merge(None, list(issued), sink, eff)
+        trace.metadata.update(
+            run_metadata(
+                kind="real", engine="mlcommons", settings=settings, effective=eff, sut=_describe(sut),
+                run_status="failed", errors=errors,
+                extra={"clock": "SUT side (time.perf_counter_ns), ns from the first sample received", **(metadata or {})},
+            )
+        )
+        summary = summarize(trace, eff, sut_name=getattr(sut, "name", "SUT"), errors=tuple(errors)) if len(trace) else None
+        return BenchmarkRun(trace=trace, summary=summary, settings=settings, effective=eff, errors=tuple(errors),
+                            status="failed", issued_queries=0, outstanding_samples=len(issued) - len(sink.completed), wall_s=wall)
     errors += [e for e in imported.detail.get("_errors", []) if "uncommitted" not in e]
     trace = _merge(imported.trace, issued, sink, eff)
     trace.metadata.update(
-        {
-            "kind": "real",
-            "engine": "mlcommons",
-            "scenario": eff.scenario.value,
-            "settings": settings.to_dict(),
-            "effective_settings": imported.effective.to_dict(),
-            "requested_effective_settings": eff.to_dict(),
-            "sut": sut.describe() if hasattr(sut, "describe") else {"name": getattr(sut, "name", "?")},
-            "sut_name": getattr(sut, "name", "SUT"),
-            "loadgen_version": imported.detail.get("loadgen_version"),
-            "loadgen_effective_settings": imported.effective.to_dict(),
-            "run_status": status,
-            "errors": errors,
-            "clock": "LoadGen's per-sample trace (ns from the first scheduled query)",
-            "simbench_version": simbench.__version__,
-            "host": host_info(),
-            **(metadata or {}),
-        }
+        run_metadata(
+            kind="real",
+            engine="mlcommons",
+            settings=settings,
+            effective=imported.effective,
+            sut=_describe(sut),
+            generated_query_count=imported.detail.get("generated_query_count"),
+            run_status=status,
+            errors=errors,
+            extra={
+                "requested_effective_settings": eff.to_dict(),
+                "loadgen_version": imported.detail.get("loadgen_version"),
+                "loadgen_effective_settings": imported.effective.to_dict(),
+                "clock": "LoadGen's per-sample trace (ns from the first scheduled query)",
+                **(metadata or {}),
+            },
+        )
     )
     summary = summarize(trace, imported.effective, sut_name=getattr(sut, "name", "SUT"), errors=tuple(errors)) if len(trace) else None
     extra = {

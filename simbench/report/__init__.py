@@ -4,6 +4,13 @@ Rendering only; computing lives in ``simbench.summary`` and ``simbench.plan``.
 """
 
 from simbench.report.json import summary_to_dict, summary_to_json
-from simbench.report.text import render_detail_log, render_text
+from simbench.report.text import render_detail_log, render_no_result_detail, render_no_result_text, render_text
 
-__all__ = ["render_text", "render_detail_log", "summary_to_dict", "summary_to_json"]
+__all__ = [
+    "render_text",
+    "render_detail_log",
+    "render_no_result_text",
+    "render_no_result_detail",
+    "summary_to_dict",
+    "summary_to_json",
+]

@@ -12,7 +12,7 @@ from typing import Any
 
 from simbench.settings import Scenario
 
-__all__ = ["render_text", "render_detail_log"]
+__all__ = ["render_text", "render_detail_log", "render_no_result_text", "render_no_result_detail"]
 
 
 def _g(x: float) -> str:
@@ -192,4 +192,28 @@ def render_detail_log(
         if k not in skip and not k.startswith("target_percentile"):
             log(k, v, end_ms)
     log("num_errors", len(s.errors), end_ms)
+    return "\n".join(out) + "\n"
+
+
+def render_no_result_text(scenario: str, sut_name: str, errors: tuple[str, ...] | list[str]) -> str:
+    """``mlperf_log_summary.txt`` of a run in which no sample completed (INVALID, with why)."""
+    bar = "=" * 48
+    lines = [bar, "MLPerf Results Summary", bar, f"SUT name : {sut_name}", f"Scenario : {scenario}",
+             "Mode     : PerformanceOnly", "Result is : INVALID", "  No sample completed; nothing to summarise.", ""]
+    lines += [bar, f"{len(errors)} ERROR{'S' if len(errors) != 1 else ''} encountered:"]
+    lines += [f"  {e}" for e in errors]
+    return "\n".join(lines) + "\n"
+
+
+def render_no_result_detail(scenario: str, sut_name: str, errors) -> str:
+    """``mlperf_log_detail.txt`` of a run in which no sample completed: its errors and INVALID."""
+    def rec(key: str, value: Any, error: bool = False) -> str:
+        return ":::MLLOG " + json.dumps(
+            {"key": key, "value": value, "time_ms": 0.0, "namespace": "mlperf::logging", "event_type": "POINT_IN_TIME",
+             "metadata": {"is_error": error, "is_warning": False, "file": "simbench", "line_no": 0, "pid": 0, "tid": 0}}
+        )
+
+    out = [rec("sut_name", sut_name), rec("effective_scenario", scenario)]
+    out += [rec("error_runtime", e, True) for e in errors]
+    out += [rec("result_validity", "INVALID"), rec("result_query_count", 0), rec("num_errors", len(errors))]
     return "\n".join(out) + "\n"

@@ -15,19 +15,18 @@ same Trace, bit for bit.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
-import simbench
 from simbench.profiles.schema import (
     DynamicBatching,
     HardwareProfile,
     NoBatching,
 )
 from simbench.errors import SimbenchInputError
+from simbench.provenance import run_metadata
 from simbench.rng import stream_rng
 from simbench.schedule import QuerySchedule, schedule
 from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario, TestMode, TestSettings, resolve
@@ -391,26 +390,21 @@ def simulate(
         batch_id=np.asarray(batch),
         device_id=np.asarray(device),
         clock_mhz=clock_col,
-        metadata={
-            "kind": "simulated",
-            "engine": chosen,
-            "scenario": eff.scenario.value,
-            "settings": settings.to_dict(),
-            "effective_settings": eff.to_dict(),
-            "sut": sut.describe(),
-            "seeds": {
-                "qsl_rng_seed": str(eff.qsl_rng_seed),
-                "sample_index_rng_seed": str(eff.sample_index_rng_seed),
-                "schedule_rng_seed": str(eff.schedule_rng_seed),
-                "service_seed": str(service_seed),
+        metadata=run_metadata(
+            kind="simulated",
+            engine=chosen,
+            settings=settings,
+            effective=eff,
+            sut=sut.describe(),
+            sut_name=sut.name,
+            generated_query_count=sched.query_count,
+            ran_out_of_queries=bool(ran_out),
+            service_seed=service_seed,
+            extra={
+                "arrivals": arrivals.describe() if arrivals is not None else {"kind": "poisson"},
+                **(metadata or {}),
             },
-            "generated_query_count": int(sched.query_count),
-            "arrivals": arrivals.describe() if arrivals is not None else {"kind": "poisson"},
-            "ran_out_of_queries": bool(ran_out),
-            "simbench_version": simbench.__version__,
-            "host": {"python": platform.python_version(), "machine": platform.machine()},
-            **(metadata or {}),
-        },
+        ),
     )
     return SimulationRun(trace, eff, sched, chosen, bool(ran_out), int(batches), timeline)
 

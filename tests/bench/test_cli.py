@@ -79,14 +79,18 @@ def test_signal_flushes_partial_trace(sig, engine, tmp_path):
            "--scenario", "Server", "--target-qps", "500", "--min-duration-s", "60", "--out", str(tmp_path), "--engine", engine]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     trace = tmp_path / "Server"
-    deadline = time.time() + 20
-    time.sleep(2.5)
+    # Signal once the run is under way: its first spill of completed samples is on disk.
+    deadline = time.time() + 60
+    while not (trace / "trace.parts" / "part-000000.parquet").exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
     p.send_signal(getattr(signal, sig))
-    out, err = p.communicate(timeout=max(1, deadline - time.time()))
+    out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err.decode()
     t = read_trace(trace / "trace.parquet")
     assert len(t) > 10 and t.metadata["run_status"] == "interrupted"
     assert "INVALID" in (trace / "mlperf_log_summary.txt").read_text()
+    assert not (trace / "trace.parts").exists()  # the spill is removed once the trace is written
+    assert "Traceback" not in err.decode()
 
 
 def test_mlcommons_engine_without_the_package(tmp_path, monkeypatch):

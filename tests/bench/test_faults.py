@@ -128,17 +128,39 @@ def _sigint_after(seconds):
     return timer
 
 
+class _SignalAfter:
+    """A SUT function that logs every sample it ran and sends this process SIGINT right
+    after running its ``n``-th: the signal comes at an observable point of the run (not
+    after a sleep), however loaded the machine is."""
+
+    def __init__(self, n):
+        self.n, self.log, self.lock = n, [], threading.Lock()
+
+    def __call__(self, indices):
+        time.sleep(0.001)
+        with self.lock:
+            self.log.extend(int(i) for i in indices)
+            fire = len(self.log) == self.n
+        if fire:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
 @pytest.mark.parametrize("scenario", ["SingleStream", "Server"])
 def test_ctrl_c_keeps_partial_trace(scenario):
-    sut = CallableSUT(lambda idx: time.sleep(0.001), workers=1)
-    gen = _gen(sut, scenario, min_duration_ms=20_000)
-    _sigint_after(0.3)
+    fn = _SignalAfter(30)
+    gen = _gen(CallableSUT(fn, workers=1), scenario, min_duration_ms=20_000)
     with pytest.raises(BenchmarkInterrupted) as exc:
         gen.run()
     run = exc.value.run
     assert isinstance(exc.value, KeyboardInterrupt)
     assert run.status == "interrupted" and "interrupted" in run.errors[-1]
-    assert 20 < len(run.trace) < 1000
+    # Every sample completed before the stop is in the trace: the SUT's own log holds them
+    # all, plus at most the one it was running when the run stopped.
+    assert len(run.trace) >= 30
+    assert 0 <= len(fn.log) - len(run.trace) <= 1
+    assert run.trace.sample_index.tolist() == fn.log[: len(run.trace)]
+    # The run stopped at once: a few more queries at most (SingleStream issues one at a time).
+    assert len(fn.log) < 60
     assert np.all(run.trace.complete_ns > 0)
     assert not run.summary.result_valid
 
