@@ -78,7 +78,7 @@ def import_(
 @app.command("summary")
 @handle_errors
 def summary(
-    trace: Annotated[str, typer.Argument(help="A trace.parquet written by simbench (simulate, benchmark or trace import).")],
+    trace: Annotated[str, typer.Argument(help="A trace.parquet written by simbench (simulate, benchmark or trace import), a scenario folder, or the trace.parts/ folder a killed real run left.")],
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of LoadGen text.")] = False,
 ) -> None:
     """Recompute and print a run's LoadGen summary from its trace file alone.
@@ -86,6 +86,8 @@ def summary(
     Example:
 
       simbench trace summary traces/resnet50_ort_cpu/Server/trace.parquet
+
+      simbench trace summary simbench_results/bench-<timestamp>/Server   # also a killed run's trace.parts/
     """
     from simbench.bench.job import summarize_trace_file
     from simbench.report import render_text, summary_to_json
