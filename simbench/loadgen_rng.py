@@ -203,8 +203,13 @@ class MT19937Stream:
         if not 1 <= span < 2**32 - 1:
             raise ValueError(f"uniform_ints: range [{low}, {high}] must hold 1 .. 2**32-2 values")
         out = np.empty(int(count), dtype=np.int64)
-        self._run(_uniform_fill, int(count) + 64, span, out)
-        return out + int(low)
+        chunk = 1 << 20  # bounded buffers: a run's millions of draws need no second copy
+        for k in range(0, out.shape[0], chunk):
+            part = out[k : k + chunk]
+            self._run(_uniform_fill, part.shape[0] + 64, span, part)
+        if low:
+            out += int(low)
+        return out
 
     def shuffle(self, values: np.ndarray) -> None:
         """``std::shuffle`` of a 1-D array in place."""
