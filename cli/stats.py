@@ -183,8 +183,8 @@ def validate_command(
     ] = None,
     model: Annotated[str, typer.Option(help="--simulator: model in the profile.", rich_help_panel=_LAW)] = "resnet50",
     batching: Annotated[
-        str, typer.Option(help="--simulator: dynamic (the profile's batcher), none, dynamic:MAX:TIMEOUT_US; "
-                          "comma-separate for several.", rich_help_panel=_LAW)
+        str, typer.Option(help="--simulator: dynamic (the profile's batcher) or a simulate/benchmark --batching form"
+                          " (none, N, dynamic:MAX_BATCH[:TIMEOUT_US]); comma-separate for several.", rich_help_panel=_LAW)
     ] = "dynamic",
     arrival: Annotated[
         str, typer.Option(help="--simulator: poisson, gamma:CV, mmpp:RATIO[:BASE[:BURST]]; comma-separate for "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from simbench.batching import BATCHING_GRAMMAR, DynamicBatching, NoBatching, parse_batching
@@ -88,3 +90,15 @@ def test_cli_help_states_the_grammar_once_for_both_commands():
 
     assert BATCHING_GRAMMAR in BATCHING_HELP
     assert f"MAX_BATCH 1..{MAX_BATCH_LIMIT}" in BATCHING_HELP and f"TIMEOUT_US 0..{TIMEOUT_US_LIMIT}" in BATCHING_HELP
+
+
+def test_stats_simulator_law_reads_the_same_grammar():
+    """``stats validate --simulator --batching`` takes the simulate/benchmark forms (plus
+    'dynamic' alone for the profile's own batcher)."""
+    from simbench.plan.coverage import SimulatorLaw, _materialise
+
+    law = SimulatorLaw(0.3, batching="dynamic:8", reference_queries=200_000, reference_runs=2, workers=1)
+    assert _materialise(law._spec)[1].batching == DynamicBatching(max_batch=8, timeout_us=0)
+    assert _materialise(SimulatorLaw(0.3, batching="16", workers=1)._spec)[1].batching == parse_batching("dynamic:16")
+    with pytest.raises(ValueError, match=re.escape("--batching: expected none | N | dynamic:MAX_BATCH")):
+        SimulatorLaw(0.3, batching="static:8", workers=1)

@@ -113,19 +113,15 @@ def _materialise(spec: tuple):
 
     from simbench.arrivals import parse_arrivals
     from simbench.profiles import load_profile
-    from simbench.profiles.schema import DynamicBatching, NoBatching
+    from simbench.batching import parse_batching
     from simbench.settings import Scenario, official_settings
     from simbench.sim import sut_from_profile
     from simbench.plan.peak import capacity_qps
 
     profile, model, batching, utilization, arrival = spec
-    if batching == "none":
-        chosen = NoBatching()
-    elif batching == "dynamic":
-        chosen = None  # the profile's own (A100: 128 / 4000 us)
-    else:
-        _, max_batch, timeout = batching.split(":")
-        chosen = DynamicBatching(max_batch=int(max_batch), timeout_us=float(timeout))
+    # "dynamic" alone is the profile's own batcher (A100: 128 / 4000 us); anything else is the
+    # --batching grammar of simulate and benchmark.
+    chosen = None if batching == "dynamic" else parse_batching(batching)
     sut = sut_from_profile(load_profile(profile), model, Scenario.Server, batching=chosen)
     settings = dataclasses.replace(
         official_settings(model, "Server"), server_target_qps=float(utilization) * capacity_qps(sut)
@@ -182,8 +178,9 @@ class SimulatorLaw:
         Offered load as a fraction of ``capacity_qps(sut)`` (full batches back
         to back; ``1/latency(1)`` without batching), in (0, 1).
     batching : str, default "dynamic"
-        ``"dynamic"`` (the profile's dynamic batcher; A100: 128 / 4000 µs),
-        ``"none"``, or ``"dynamic:MAX_BATCH:TIMEOUT_US"``.
+        ``"dynamic"`` (the profile's dynamic batcher; A100: 128 / 4000 µs), or any
+        ``--batching`` form of ``simulate``/``benchmark`` (``none``, ``N``,
+        ``dynamic:MAX_BATCH[:TIMEOUT_US]``; ``simbench.batching.parse_batching``).
     arrival : str, default "poisson"
         Arrival law in ``simbench simulate --arrival`` syntax (``poisson``,
         ``gamma:CV``, ``mmpp:RATIO[:BASE[:BURST]]``).
@@ -225,8 +222,10 @@ class SimulatorLaw:
     def __post_init__(self) -> None:
         if not 0.0 < self.utilization < 1.0:
             raise ValueError(f"utilization must be in (0, 1), got {self.utilization!r}")
-        if self.batching not in ("dynamic", "none") and not self.batching.startswith("dynamic:"):
-            raise ValueError(f"batching must be 'dynamic', 'none' or 'dynamic:MAX:TIMEOUT_US', got {self.batching!r}")
+        if self.batching != "dynamic":
+            from simbench.batching import parse_batching
+
+            parse_batching(self.batching)  # ValueError naming --batching and the grammar
         if operator.index(self.reference_runs) < 1 or self.reference_queries < 1000 * self.reference_runs:
             raise ValueError("reference_queries must be >= 1000 per reference run")
         _materialise(self._spec)  # validate profile / model / arrival now
