@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from simbench.batching import DynamicBatching
 from simbench.bench.base import QuerySample
 from simbench.bench.sut import CallableSUT
@@ -118,6 +119,11 @@ def _real_batches(workers: int):
 def test_design_keeps_every_decision_far_from_every_arrival():
     groups, starts, trace = _simulated_batches(DESIGN_NS, 1)
     assert _margin_ns(DESIGN_NS, starts, trace.complete_ns) >= MARGIN_NS
+    # two workers: the full batch of episode 3 goes to the idle second worker at once (10 ms
+    # earlier than one worker could), which brings one decision to 30 ms of an arrival
+    groups2, starts2, trace2 = _simulated_batches(DESIGN_NS, 2)
+    assert _margin_ns(DESIGN_NS, starts2, trace2.complete_ns) >= 30 * MS
+    assert sorted(set(trace2.device_id.tolist())) == [0, 1]
     expected = [[0, 1], [2], [3], [4, 5, 6, 7], [8], [9], [10], [11, 12, 13, 14], [15, 16], [17]]
     assert groups == expected == _rule_batches(oldest_arrival=True)
 
@@ -128,9 +134,10 @@ def test_the_schedule_tells_the_two_rules_apart():
     assert old != _simulated_batches(DESIGN_NS, 1)[0]
 
 
-def test_real_batcher_forms_the_simulators_batches():
-    real_groups, real_starts, received = _real_batches(1)
-    sim_groups, sim_starts, trace = _simulated_batches(received, 1)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_real_batcher_forms_the_simulators_batches(workers):
+    real_groups, real_starts, received = _real_batches(workers)
+    sim_groups, sim_starts, trace = _simulated_batches(received, workers)
     lag_ms = [round((r - s) / MS, 2) for r, s in zip(real_starts, sim_starts)]
     margin = _margin_ns(received, sim_starts, trace.complete_ns)
     assert real_groups == sim_groups, (
