@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -123,3 +123,69 @@ def peak_qps(
     out = console()
     out.print(_probe_table(result.probes, f"simbench plan peak-qps {what}: probes"))
     out.print(f"peak Server QPS ({result.criterion}): {result.peak_qps:,.1f}  ({len(result.probes)} probes, {wall:.1f} s)")
+
+
+@app.command("fleet")
+@handle_errors
+def fleet(
+    target_qps: Annotated[float, typer.Option("--target-qps", help="Server target QPS the fleet must sustain.")],
+    latency_bound_ms: Annotated[float, typer.Option("--latency-bound-ms", help="Latency bound (ms) on the percentile.")],
+    profile: Annotated[List[str], typer.Option("--profile", help="Profile to size (repeat: --profile a100 --profile h100 ...).")],
+    percentile: Annotated[float, typer.Option(help="Percentile (%) the bound applies to (MLPerf Server: 99).")] = 99.0,
+    model: Annotated[str, typer.Option(help="Model in every profile.")] = "resnet50",
+    layout: Annotated[Optional[List[str]], typer.Option("--layout", help="Queue layouts to try: shared (one queue), round-robin (one queue per device). Default both.")] = None,
+    governor: Annotated[Optional[List[str]], typer.Option("--governor", help="Governors to try (repeat); default the fixed-clock device.")] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration of each run (s; official 600).")] = None,
+    p99_run_s: Annotated[float, typer.Option("--quantile-run-s", help="Length (s) of the recorded run that measures the shown latency quantile.")] = 60.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the ranked rows as a JSON list.")] = False,
+) -> None:
+    """Fewest devices per profile (with batching, queue layout and governor) meeting the bound at --target-qps under MLPerf's Server rules.
+
+    Analytic first guess (Erlang C with the Allen-Cunneen correction), confirmed by
+    official-length count-only simulations; goodput (share of queries within the bound),
+    cost per hour (profile price_per_hour_usd) and energy per query (where the profile
+    models power) beside the verdict.
+
+    Example:
+
+      simbench plan fleet --target-qps 100000 --latency-bound-ms 15 --profile a100 --profile h100 --profile l4
+    """
+    import json
+    import time
+
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from simbench.plan.fleet import LAYOUTS, size_fleet
+
+    if not 0 < percentile < 100:
+        raise ValueError(f"--percentile: expected a percentage in (0, 100), got {percentile:g}")
+    err = console(stderr=True)
+    t0 = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("sizing", total=None)
+        rows = size_fleet(target_qps, latency_bound_ms, list(profile), model=model, percentile=percentile / 100,
+                          layouts=tuple(layout) if layout else LAYOUTS, governors=tuple(governor) if governor else (None,),
+                          min_duration_s=min_duration_s, p99_run_s=p99_run_s,
+                          on_step=lambda m: progress.update(task, description=m))
+    wall = time.perf_counter() - t0
+    if json_out:
+        typer.echo(json.dumps([r.to_dict() for r in rows], indent=2, default=str))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"simbench plan fleet: {target_qps:,.0f} QPS, p{percentile:g} <= {latency_bound_ms:g} ms, {model}  ({wall:.1f} s)")
+    for col in ("rank", "profile", "devices", "batching", "layout", "governor", "verdict", f"p{percentile:g} (ms)", "goodput", "$/hour", "J/query", "analytic guess"):
+        t.add_column(col)
+    for i, r in enumerate(rows, 1):
+        t.add_row(str(i), r.profile, str(r.devices), f"dynamic:{r.max_batch}:{r.timeout_us:g}", r.layout, r.governor or "fixed clock",
+                  r.verdict, f"{r.latency_quantile_ms:.2f}" if r.latency_quantile_ms is not None else "-",
+                  f"{r.goodput * 100:.3f} %" if r.goodput is not None else "-",
+                  f"{r.cost_per_hour_usd:,.2f}" if r.cost_per_hour_usd is not None else "n/a",
+                  f"{r.energy_per_query_j:.4f}" if r.energy_per_query_j is not None else "n/a",
+                  str(r.analytic_devices))
+    out = console()
+    out.print(t)
+    out.print("n/a: the profile gives no price_per_hour_usd / no power model (never guessed)", highlight=False)
+    for r in rows:
+        if r.simulate_command:
+            out.print(f"re-run {r.profile}: {r.simulate_command}", markup=False, highlight=False)
