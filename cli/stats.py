@@ -199,10 +199,10 @@ def validate_command(
                           rich_help_panel=_SIM)
     ] = 150,
     tau_method: Annotated[
-        str, typer.Option(help="queue / --simulator: pilot tau estimate the corrections use: acf, geyer, obm, "
-                          "batch_means, max.",
-                          rich_help_panel=_SIM)
-    ] = "acf",
+        str | None, typer.Option(help="queue / --simulator: pilot tau estimate the corrections use: acf, geyer, obm, "
+                                 "batch_means, max (default acf; with --procedure: geyer, the estimator whose "
+                                 "fresh runs are simulated).", rich_help_panel=_SIM)
+    ] = None,
     workers: Annotated[
         int, typer.Option(help="--simulator: worker processes for replications (0 = all cores).", rich_help_panel=_SIM)
     ] = 0,
@@ -220,6 +220,12 @@ def validate_command(
     out: Annotated[Path | None, typer.Option(help="Write a self-contained Plotly HTML figure here (plotly.js inlined; "
                                              "the folder is created).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of a table.")] = False,
+    procedure: Annotated[
+        bool, typer.Option("--procedure", help="queue / --simulator: measure the whole user procedure instead: "
+                           "--replications pilot runs of --queries, tau (geyer, acf, obm) with its interval from "
+                           "each, N = Eq. 2 x tau_high, and fresh runs of N (for --tau-method, within "
+                           "--budget-queries).", rich_help_panel=_SIM)
+    ] = False,
 ) -> None:
     """Monte Carlo coverage of the paper's margin, the percentile interval and early stopping.
 
@@ -243,6 +249,9 @@ def validate_command(
 
       simbench stats validate --simulator a100 --utilization 0.3,0.5,0.7,0.9,0.95 --batching dynamic,none
       --arrival poisson,mmpp:5 --replications 1000   (latencies from the simulator itself)
+
+      simbench stats validate --law queue --utilization 0.8 --procedure --replications 300
+      (end to end: one run, tau from it, the corrected count, a fresh run)
     """
     p = _fraction_from_percent(percentile, "--percentile")
     conf = _check_confidence(confidence)
@@ -252,10 +261,14 @@ def validate_command(
         raise _bad("--replications", f"expected at least 2, got {replications}")
     from simbench.stats.autocorrelation import TAU_METHODS
 
+    if tau_method is None:
+        tau_method = "geyer" if procedure else "acf"
     if tau_method not in TAU_METHODS:
         raise _bad("--tau-method", f"expected one of {', '.join(TAU_METHODS)}, got {tau_method!r}")
     rhos = _utilizations(utilization)
     out_console = console()
+    if procedure and simulator is None and law is not LawName.queue:
+        raise _bad("--procedure", "needs --law queue or --simulator PROFILE (a correlated law)")
     if simulator is None and law is not LawName.queue:
         from simbench.stats import validate
 
@@ -271,7 +284,13 @@ def validate_command(
             _validation_figure(result).write_html(out, include_plotlyjs=True)
             console(stderr=True).print(f"figure written to {out}", markup=False)
         return
-    if simulator is not None:
+    if procedure:
+        laws = (_simulator_laws(simulator, model, rhos, batching, arrival, reference_queries, workers)
+                if simulator is not None else _queue_laws(rhos, mean_ms, arrival_shape))
+        budget = (3e8 if simulator is not None else 3e10) if budget_queries is None else budget_queries
+        jobs = [(label, repr(chosen), _procedure_run(chosen, p, conf, queries, replications, seed, budget, tau_method))
+                for label, chosen in laws]
+    elif simulator is not None:
         jobs = _simulator_jobs(simulator, model, rhos, batching, arrival, p, conf, queries, replications, seed, restore,
                                3e8 if budget_queries is None else budget_queries, reference_queries, workers,
                                min_restore_replications, tau_method)
@@ -283,10 +302,12 @@ def validate_command(
         if json_out:
             _print_json({"kind": "correlated", "rows_planned": len(jobs), "rows_finished": len(rows),
                          "interrupted": interrupted, "rows": _plain(rows)})
+        elif procedure:
+            out_console.print(_procedure_table(rows, out_console.width))
         else:
             out_console.print(_correlated_table(rows, out_console.width))
         if out is not None:
-            _correlated_figure(rows).write_html(out, include_plotlyjs=True)
+            (_procedure_figure(rows) if procedure else _correlated_figure(rows)).write_html(out, include_plotlyjs=True)
             console(stderr=True).print(f"figure written to {out}", markup=False)
     if interrupted:
         import sys
@@ -332,6 +353,42 @@ def _utilizations(values: list[str] | None) -> list[float]:
     if bad or not rhos:
         raise _bad("--utilization", f"expected numbers in (0, 1), got {bad or values}")
     return rhos
+
+
+def _queue_laws(rhos, mean_ms, arrival_shape):
+    from simbench.stats import QueueLaw
+
+    arrivals = "Poisson" if arrival_shape == 1.0 else f"Gamma k={arrival_shape:g}"
+    return [(f"{rho:g}, {arrivals}", QueueLaw(utilization=rho, arrival_shape=arrival_shape,
+                                              mean_service_ns=mean_ms * 1e6)) for rho in rhos]
+
+
+def _simulator_laws(profile, model, rhos, batching, arrival, reference_queries, workers):
+    from simbench.plan.coverage import SimulatorLaw
+
+    return [(f"{rho:g}, {policy}, {arrival_law}",
+             SimulatorLaw(rho, batching=policy, arrival=arrival_law, profile=profile, model=model,
+                          reference_queries=reference_queries, workers=workers))
+            for arrival_law in arrival.split(",") for policy in batching.split(",") for rho in rhos]
+
+
+def _procedure_run(law, p, conf, queries, replications, seed, budget, tau_method):
+    def run():
+        from simbench.stats import QueueLaw, validate_procedure
+        from simbench.stats.sample_size import sample_size
+
+        methods = ("geyer", "acf", "obm")
+        direct = (tau_method,) if tau_method in methods else ("geyer",)
+        true_tau = None
+        if not isinstance(law, QueueLaw):
+            m = sample_size(p, confidence=conf).margin
+            true_tau = law.reference_autocorrelation((p - m, p, p + m))
+        result = validate_procedure(law, percentile=p, confidence=conf, pilot_queries=queries,
+                                    replications=replications, methods=methods, direct_methods=direct,
+                                    budget_queries=budget, true_tau=true_tau, seed=seed)
+        return {"procedure": result}
+
+    return run
 
 
 def _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, seed, restore, budget, tau_method):
@@ -542,6 +599,68 @@ def _correlated_table(rows, width: int = 200):
     from rich.text import Text
 
     return Group(Text.from_markup(title), *tables)
+
+
+def _procedure_cells(row) -> list[tuple[str, str]]:
+    result = row["procedure"]
+    tau = result.true_tau[1]
+    cells = [("case", row["label"]),
+             ("true tau at p", "-" if tau != tau else f"{tau:,.1f}"),
+             ("Eq. 2 / exact i.i.d. %", f"{result.iid_queries:,} / {_pct(result.iid_coverage)}")]
+    for e in result.estimates:
+        direct = (f"{_pct(e.direct_coverage)} ({_pct(e.direct_standard_error)}) R={e.direct_replications:,}"
+                  if e.direct_replications else "-")
+        conditional = ("-" if e.conditional_coverage is None else
+                       f"{_pct(e.conditional_coverage)} ({_pct(e.conditional_standard_error)})")
+        cells += [(f"{e.method}: median tau [high]", f"{e.tau_median:,.1f} [{e.tau_high_median:,.1f}]"),
+                  (f"{e.method}: median N", f"{e.corrected_median:,}"),
+                  (f"{e.method}: fresh-run coverage %", direct),
+                  (f"{e.method}: conditional coverage %", conditional)]
+    cells.append(("pilots flagged %", f"{100 * result.estimates[0].flagged:.0f}"))
+    return cells
+
+
+def _procedure_table(rows, width: int = 200):
+    from rich.console import Group
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    first = rows[0]["procedure"]
+    title = (f"End-to-end coverage of the corrected procedure: p{first.percentile * 100:g}, c={first.confidence:g}, "
+             f"pilot n0={first.pilot_queries:,}, {first.estimates[0].pilots:,} pilots, tau interval "
+             f"{first.tau_confidence:g}; (MC s.e.)")
+    tables = []
+    for row in rows:
+        table = Table(title=escape(row["label"]), title_justify="left")
+        table.add_column("quantity", overflow="fold")
+        table.add_column("value", justify="right", overflow="fold")
+        for name, value in _procedure_cells(row)[1:]:
+            table.add_row(escape(name), escape(value))
+        tables.append(table)
+    return Group(Text(title, overflow="fold"), *tables)
+
+
+def _procedure_figure(rows):
+    import plotly.graph_objects as go
+
+    figure = go.Figure()
+    labels = [row["label"] for row in rows]
+    methods = [e.method for e in rows[0]["procedure"].estimates]
+    for method in methods:
+        points = [row["procedure"].estimate(method) for row in rows]
+        figure.add_trace(go.Scatter(x=labels, y=[100 * e.conditional_coverage if e.conditional_coverage is not None
+                                                 else None for e in points],
+                                    mode="lines+markers", name=f"{method} (conditional)"))
+        if any(e.direct_replications for e in points):
+            figure.add_trace(go.Scatter(
+                x=labels, y=[100 * e.direct_coverage if e.direct_replications else None for e in points],
+                error_y={"type": "data", "array": [196 * (e.direct_standard_error or 0) for e in points]},
+                mode="markers", name=f"{method} (fresh runs)"))
+    figure.add_hline(y=99, line_dash="dash", annotation_text="nominal 99 %")
+    figure.update_layout(title="End-to-end coverage: one run -> tau -> corrected count -> fresh run",
+                         yaxis_title="coverage (%), bars = 95% MC interval")
+    return figure
 
 
 def _validation_figure(result):

@@ -278,6 +278,19 @@ class SimulatorLaw:
         ]
         return np.concatenate([f.result() for f in futures])
 
+    def threshold_counts_each(self, query_counts, seed: int, thresholds_ns: np.ndarray) -> np.ndarray:
+        """Like :meth:`threshold_counts` with its own run length per replication (replication ``r``
+        runs ``query_counts[r]`` queries): the fresh runs of ``simbench.stats.procedure``."""
+        thresholds = np.asarray(thresholds_ns, dtype=float)
+        counts = [int(v) for v in np.asarray(query_counts).ravel()]
+        workers = min(self.worker_count(), len(counts))
+        if workers <= 1:
+            return np.concatenate([_count_chunk_exact(self._spec, n, seed, [r], thresholds)
+                                   for r, n in enumerate(counts)])
+        futures = [_pool(workers).submit(_count_chunk_exact, self._spec, n, seed, [r], thresholds)
+                   for r, n in enumerate(counts)]
+        return np.concatenate([f.result() for f in futures])
+
     # ---------------------------------------------------------------- reference
     def _reference_sorted(self) -> np.ndarray:
         if "sorted" not in self._state:
@@ -298,6 +311,23 @@ class SimulatorLaw:
         """Lower ``probability``-quantile of the reference sample, in ns."""
         values = self._reference_sorted()
         return float(values[max(0, math.ceil(values.size * probability) - 1)])
+
+    def reference_autocorrelation(self, probabilities, batch_size: int = 20_000) -> tuple[float, ...]:
+        """τ of ``[x <= quantile(q)]`` for each ``q``, by batch means over the first reference run.
+
+        The first reference run is one long independent Server run (``reference_queries /
+        reference_runs`` queries); batches of ``batch_size`` queries, ``b Var(batch means) /
+        (q (1 - q))``. Used as the "true" τ of ``simbench.stats.procedure``'s conditional coverage.
+        """
+        self._reference_sorted()
+        first = self._state["first"]
+        b = int(min(batch_size, max(1, first.size // 50)))
+        out = []
+        for q in probabilities:
+            indicator = (first <= self.quantile(float(q))).astype(float)
+            means = indicator[: first.size // b * b].reshape(-1, b).mean(axis=1)
+            out.append(float(b * means.var(ddof=1) / (float(q) * (1.0 - float(q)))))
+        return tuple(out)
 
     def reference(self, percentile: float = 0.99) -> SimulatorReference:
         """Length, τ and standard error of the reference sample at ``percentile``."""

@@ -61,6 +61,8 @@ Monte Carlo validation (imported on first use; needs numba)
 ``ReplicatedLaw``                  protocol for laws that run their own replications
                                    (``simbench.plan.coverage.SimulatorLaw``: the simulator)
 ``validate_correlated``            shortfall under autocorrelation and its correction
+``validate_procedure``             end-to-end coverage: one run -> τ -> corrected count -> fresh run
+``ProcedureValidationResult``      record returned by ``validate_procedure``
 ``sample_latencies``               one replication's latencies, for inspection
 ``ValidationResult``               record returned by ``validate``
 ``CoverageEstimate``               one check's coverage and Monte Carlo standard error
@@ -130,6 +132,7 @@ _MONTECARLO = (
     "validate",
     "validate_correlated",
 )
+_PROCEDURE = ("ProcedureValidationResult", "validate_procedure")
 
 
 def __getattr__(name: str):
@@ -138,6 +141,10 @@ def __getattr__(name: str):
         from simbench.stats import montecarlo
 
         return getattr(montecarlo, name)
+    if name in _PROCEDURE:
+        from simbench.stats import procedure
+
+        return getattr(procedure, name)
     raise AttributeError(f"module 'simbench.stats' has no attribute {name!r}")
 
 
@@ -156,6 +163,7 @@ __all__ = [
     "LogNormalLaw",
     "OperatingCharacteristic",
     "PercentileConfidenceInterval",
+    "ProcedureValidationResult",
     "QueueLaw",
     "RequiredQueriesResult",
     "SampleSizeResult",
@@ -189,4 +197,5 @@ __all__ = [
     "stationarity_diagnostics",
     "validate",
     "validate_correlated",
+    "validate_procedure",
 ]

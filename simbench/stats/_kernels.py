@@ -249,3 +249,48 @@ def batch_means(values, threshold, batch_size):
             hits += values[i] <= threshold
         out[b] = hits / batch_size
     return out
+
+
+@nb.njit(cache=True, parallel=True)
+def queue_threshold_counts_each(arrival_shape, utilization, sigma, states, query_counts, thresholds):
+    """``queue_threshold_counts`` with its own query count per replication (the procedure's fresh runs)."""
+    replications = states.shape[0]
+    counts = np.zeros((replications, thresholds.size, 2), dtype=np.int64)
+    mean_interarrival = 1.0 / utilization
+    for r in nb.prange(replications):
+        s = states[r].copy()
+        buffer = np.empty(_BUFFER)
+        wait = _initial_wait(s, sigma)
+        done = 0
+        query_count = query_counts[r]
+        while done < query_count:
+            m = min(_BUFFER, query_count - done)
+            for i in range(m):
+                sojourn = wait + _exponential(s)
+                buffer[i] = sojourn
+                wait = max(0.0, sojourn - _interarrival(s, arrival_shape, mean_interarrival))
+            _count_into(buffer, m, thresholds, counts[r])
+            done += m
+    return counts
+
+
+@nb.njit(cache=True, parallel=True)
+def queue_batch_counts(arrival_shape, utilization, sigma, states, batches, batch_size, thresholds):
+    """Per replication and batch, how many sojourn times are <= each threshold: (R, batches, K).
+
+    Streams ``batches * batch_size`` stationary GI/M/1 sojourn times per replication without
+    keeping them, for the reference autocorrelation time by batch means.
+    """
+    replications = states.shape[0]
+    counts = np.zeros((replications, batches, thresholds.size), dtype=np.int64)
+    mean_interarrival = 1.0 / utilization
+    for r in nb.prange(replications):
+        s = states[r].copy()
+        wait = _initial_wait(s, sigma)
+        for b in range(batches):
+            for i in range(batch_size):
+                sojourn = wait + _exponential(s)
+                wait = max(0.0, sojourn - _interarrival(s, arrival_shape, mean_interarrival))
+                for j in range(thresholds.size):
+                    counts[r, b, j] += sojourn <= thresholds[j]
+    return counts

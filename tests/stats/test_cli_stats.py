@@ -83,3 +83,19 @@ def test_validate_on_simulator_latencies():
     assert "0.3, none, poisson" in r.stdout and "0.9, none, poisson" in r.stdout
     assert "reference 200,000 queries" in r.stderr  # progress: row n/N with the reference run
     assert run("validate", "--simulator", "a100", "--batching", "static", "--replications", "2").returncode != 0
+
+
+def test_validate_procedure_end_to_end_json():
+    import json
+
+    r = run("validate", "--law", "queue", "--utilization", "0.5", "--procedure", "--percentile", "90",
+            "--replications", "10", "--budget-queries", "5e6", "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)["rows"]
+    result = row["procedure"]
+    assert result["pilot_queries"] == 24_576 and result["iid_queries"] == 23_886
+    geyer = next(e for e in result["estimates"] if e["method"] == "geyer")
+    assert geyer["pilots"] == 10 and geyer["direct_replications"] >= 1
+    assert 23_886 * 4 < geyer["corrected_median"] < 23_886 * 12
+    bad = run("validate", "--law", "lognormal", "--procedure")
+    assert bad.returncode == 2 and "--procedure" in bad.stderr

@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["percentile", "early_stopping", "sample_size", "confidence", "autocorrelation", "montecarlo", "operating"]
+MODULES = ["percentile", "early_stopping", "sample_size", "confidence", "autocorrelation", "montecarlo", "operating", "procedure"]
 
 
 @pytest.mark.parametrize("name", MODULES)
