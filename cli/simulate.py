@@ -42,13 +42,17 @@ def simulate(
     force: Annotated[bool, typer.Option("--force", help="Overwrite results already in --out.", rich_help_panel=_RUN)] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
     arrival: Annotated[Optional[str], typer.Option(help="Server arrival law: poisson (LoadGen's, default), deterministic, gamma:CV, mmpp:BURST_RATIO[:BASE_DWELL[:BURST_DWELL]], trace:PATH.csv[:COLUMN]. Non-Poisson laws are what-if runs, not MLPerf's Server.", rich_help_panel=_SETTINGS)] = None,
+    governor: Annotated[Optional[str], typer.Option(help="DVFS governor of each device: fixed:MHZ, performance, ondemand[:up=0.8,down=0.3,period_ms=10,transition_us=0], power_cap:W[,window_ms=1000,period_ms=20,transition_us=0], thermal[:period_ms=100] (default: fixed at the profile's reference clock). See docs/dvfs.md.", rich_help_panel=_SUT)] = None,
+    power_cap_w: Annotated[Optional[float], typer.Option("--power-cap-w", help="Shorthand for --governor power_cap:W (per-device power cap, watts).", rich_help_panel=_SUT)] = None,
+    ambient_c: Annotated[Optional[float], typer.Option("--ambient-c", help="Ambient temperature (C) of the thermal model (default: the profile's, 25 C); needs --governor.", rich_help_panel=_SUT)] = None,
     peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance).", rich_help_panel=_RUN)] = "valid",
 ) -> None:
     """Simulate MLPerf Inference scenarios for a model on a hardware profile.
 
     Runs LoadGen's rules (official mlperf.conf, 600 s minimum duration, early stopping) on a
     simulated SUT and prints a LoadGen-style summary per scenario; writes trace.parquet,
-    mlperf_log_summary.txt, mlperf_log_detail.txt and summary.json per scenario. The output
+    mlperf_log_summary.txt, mlperf_log_detail.txt, summary.json and (profiles with a device
+    model) device_timeline.parquet per scenario. The output
     folder, disk space and memory are checked before anything runs.
 
     Examples:
@@ -60,6 +64,10 @@ def simulate(
       simbench simulate --scenario Offline --batching dynamic:256 --min-duration-s 60
 
       simbench simulate --scenario Server --arrival gamma:3 --target-qps 20000
+
+      simbench simulate --scenario Offline --power-cap-w 260 --min-duration-s 60
+
+      simbench simulate --scenario Offline --governor thermal --ambient-c 45
     """
     import json
     import sys
@@ -100,6 +108,9 @@ def simulate(
         peak_criterion=peak_criterion,
         arrival=arrival,
         force=force,
+        governor=governor,
+        power_cap_w=power_cap_w,
+        ambient_c=ambient_c,
     )
     err = console(stderr=True)
     for flag, value, applies in (

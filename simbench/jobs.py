@@ -56,6 +56,9 @@ class SimulateOptions:
     peak_criterion: str = "valid"
     arrival: str | None = None
     force: bool = False
+    governor: str | None = None
+    power_cap_w: float | None = None
+    ambient_c: float | None = None
 
 
 @dataclass
@@ -282,6 +285,7 @@ def simulate_job(
     from simbench.arrivals import parse_arrivals
 
     arrivals = parse_arrivals(opts.arrival) if opts.arrival else None
+    governor = governor_from_options(opts)
     if opts.replicas is not None and not 1 <= opts.replicas <= MAX_REPLICAS:
         raise SimbenchInputError(f"--replicas: expected 1..{MAX_REPLICAS} (the profile schema's bound), got {opts.replicas}")
     _, service_seed = _seed_overrides(opts.seed)
@@ -300,7 +304,13 @@ def simulate_job(
         )
         check_simulated_mode(settings, origins)
         check_run_size(settings, origins)
-        sut = sut_from_profile(profile, model, scenario, batching=batching, replicas=opts.replicas)
+        try:
+            sut = sut_from_profile(
+                profile, model, scenario, batching=batching, replicas=opts.replicas,
+                governor=governor, ambient_c=opts.ambient_c,
+            )
+        except ValueError as exc:
+            raise SimbenchInputError(f"profile {opts.profile}: {exc}") from None
         search = scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, model, "target_qps", "Server")
         plans.append((scenario, settings, sut, search))
     folder = prepare_out_dir(opts.out, subdirs=[p[0].value for p in plans], force=opts.force)
@@ -366,7 +376,7 @@ def simulate_job(
             run.trace.metadata["errors"] = list(errors)
             summary_error = None
             try:
-                summary = summarize(run.trace, run.effective, sut_name=sut.name, errors=errors)
+                summary = summarize(run.trace, run.effective, sut_name=sut.name, errors=errors, timeline=run.timeline)
             except Exception as exc:  # noqa: BLE001 - a bug here must not cost the trace: write, then raise
                 summary, summary_error = None, exc
             wall = time.perf_counter() - t0
@@ -374,10 +384,18 @@ def simulate_job(
                 summary,
                 run.trace,
                 wall_s=wall,
-                extra={"peak_search": peak_metadata(peak), "profile": profile.name, "model": model},
+                extra={
+                    "peak_search": peak_metadata(peak), "profile": profile.name, "model": model,
+                    "governor": sut.governor.describe() if sut.governor is not None else None,
+                },
             )
             with g.protected():  # a signal now waits until the files are on disk
                 out_dir = write_scenario(folder, scenario.value, run.trace, summary, settings=settings, payload=payload)
+                if run.timeline is not None:
+                    from simbench.timeline import write_timeline
+
+                    with folder.writing(f"{scenario.value}/device_timeline.parquet") as tmp:
+                        write_timeline(run.timeline, tmp)
             if summary_error is not None:
                 raise summary_error
             outcome = ScenarioOutcome(scenario, summary, settings, out_dir, run.engine, wall, peak)
@@ -386,6 +404,38 @@ def simulate_job(
             del run
             g.raise_if_stopped()
     return outcomes
+
+
+def governor_from_options(opts: SimulateOptions):
+    """The ``GovernorSpec`` asked for by ``--governor`` / ``--power-cap-w`` (None: fixed clock).
+
+    Raises
+    ------
+    SimbenchInputError
+        Both flags given, a bad spec, a cap <= 0, or ``--ambient-c`` without a governor (the
+        temperature is modelled at governor ticks, so it would be ignored).
+    """
+    from simbench.sim.governors import parse_governor
+
+    if opts.governor is not None and opts.power_cap_w is not None:
+        raise SimbenchInputError("--power-cap-w W is shorthand for --governor power_cap:W; give one of them")
+    try:
+        if opts.power_cap_w is not None:
+            if not opts.power_cap_w > 0:
+                raise ValueError(f"--power-cap-w: expected > 0 W, got {opts.power_cap_w:g}")
+            gov = parse_governor(f"power_cap:{opts.power_cap_w!r}", flag="--power-cap-w")
+        elif opts.governor is not None:
+            gov = parse_governor(opts.governor)
+        else:
+            gov = None
+    except ValueError as exc:
+        raise SimbenchInputError(str(exc)) from None
+    if opts.ambient_c is not None and gov is None:
+        raise SimbenchInputError(
+            "--ambient-c: needs --governor (the device temperature is modelled at governor ticks),"
+            " e.g. --governor thermal --ambient-c 40"
+        )
+    return gov
 
 
 def peak_metadata(peak) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from simbench.stats import (
 )
 from simbench.trace import Trace
 
-__all__ = ["Summary", "ScenarioRule", "SCENARIO_RULES", "summarize", "REPORTED_PERCENTILES"]
+__all__ = ["Summary", "ScenarioRule", "SCENARIO_RULES", "summarize", "device_power_stats", "REPORTED_PERCENTILES"]
 
 REPORTED_PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
 
@@ -162,6 +162,7 @@ def summarize(
     sut_name: str = "simbench",
     errors: tuple[str, ...] = (),
     warnings: tuple[str, ...] = (),
+    timeline=None,
 ) -> Summary:
     """Compute LoadGen's summary of a run from its Trace.
 
@@ -175,6 +176,9 @@ def summarize(
     errors, warnings : tuple of str
         Run-time errors/warnings (e.g. "Ran out of generated queries ...", a failed SUT);
         any error makes the result INVALID, as it does for a submission.
+    timeline : simbench.timeline.DeviceTimeline, optional
+        The device timeline (simulated DVFS devices, or measured power of a real run); adds
+        ``extra['device_power']`` (``device_power_stats``).
 
     Returns
     -------
@@ -287,9 +291,55 @@ def summarize(
             "target_percentile_latency_ns": int(target_pct_latency),
             "run_end_ns": int(trace.complete_ns.max()),
             **_issue_lag(trace),
+            **({"device_power": device_power_stats(timeline, len(trace))} if timeline is not None and len(timeline) else {}),
         },
         **kwargs,
     )
+
+
+def device_power_stats(timeline, sample_count: int) -> dict[str, Any]:
+    """Average device power, energy per sample, peak temperature and time throttled.
+
+    Parameters
+    ----------
+    timeline : simbench.timeline.DeviceTimeline
+        Rows per device; ``power_w`` is the mean power since the device's previous row.
+    sample_count : int
+        Completed samples of the run.
+
+    Returns
+    -------
+    dict
+        ``energy_j`` = sum over devices and rows of ``power_w * dt`` (J);
+        ``avg_device_power_w`` = ``energy_j / (devices * run time)``, run time = the last row's
+        ``t_ns``; ``energy_per_sample_j`` = ``energy_j / sample_count``;
+        ``peak_temperature_c`` = max of ``temperature_c`` (None when not modelled);
+        ``time_throttled_s`` = time with a throttle reason in force, summed over devices;
+        ``throttled_fraction`` = that over ``devices * run time``; ``how`` says so in words.
+    """
+    devices = int(np.unique(timeline.device_id).shape[0])
+    end_ns = int(timeline.t_ns.max())
+    energy = float(timeline.energy_j())
+    temps = timeline.temperature_c[~np.isnan(timeline.temperature_c)]
+    thr_ns = int(timeline.throttled_ns())
+    span = devices * end_ns
+    return {
+        "devices": devices,
+        "energy_j": energy,
+        "avg_device_power_w": energy / (span / 1e9) if span else None,
+        "energy_per_sample_j": energy / sample_count if sample_count else None,
+        "peak_temperature_c": float(temps.max()) if temps.size else None,
+        "time_throttled_s": thr_ns / 1e9,
+        "throttled_fraction": thr_ns / span if span else None,
+        "measured": bool(timeline.metadata.get("kind") == "measured"),
+        "how": (
+            "energy = sum of power_w x dt over the device timeline (simulated: power integrated exactly"
+            " between device events; measured: the sampled power); average power = energy / (devices x"
+            " run time); energy per sample = energy / completed samples; peak temperature = max of the RC"
+            " model's temperature at governor ticks; time throttled = time with an NVML throttle reason"
+            " (SwPowerCap 0x4, HwThermalSlowdown 0x40) in force, summed over devices"
+        ),
+    }
 
 
 NO_SAMPLES_ERROR = "no samples completed: the trace is empty"

@@ -690,6 +690,9 @@ def build_profile(cal: Calibration, gpu: GpuPlan, built: dict) -> dict:
         model, b = build_model(cal, gpu, mp, built, key)
         built[(gpu.name, mp.name)] = b
         prof["models"][mp.name] = model
+    from simbench.profiles.calibrate_dvfs import add_device_model
+
+    add_device_model(cal, gpu, prof)  # clocks, power law, thermal, compute shares (docs/dvfs.md)
     return prof
 
 

@@ -79,6 +79,16 @@ def render_text(summary) -> str:
         lines.append(f"Max issue lag (ns)              : {lag['max']}")
         for key in ("50.00", "99.00", "99.90"):
             lines.append(f"{key} percentile issue lag (ns) : {lag[key]}")
+    power = s.extra.get("device_power")
+    if power:
+        # Not in LoadGen's summary: simbench's device model (or measured power on a real run).
+        lines.append("")
+        lines.append(f"Device power (simbench; {'measured' if power.get('measured') else 'simulated device model'}):")
+        lines.append(f"Average device power (W)        : {power['avg_device_power_w']:.2f}")
+        lines.append(f"Energy per sample (J)           : {power['energy_per_sample_j']:.6g}")
+        if power.get("peak_temperature_c") is not None:
+            lines.append(f"Peak temperature (C)            : {power['peak_temperature_c']:.2f}")
+        lines.append(f"Time throttled (s)              : {power['time_throttled_s']:.3f}")
     lines += ["", bar, "Test Parameters Used", bar]
     lines += [
         f"samples_per_query : {eff.samples_per_query}",

@@ -314,7 +314,7 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                         temp[d] = _thermal(temp[d], mean_p, m.ambient_c, m.resistance_c_per_w, m.decay)
                     c = clk[d]
                     step_up = m.busy_power_w[c + 1] - m.busy_power_w[c] if c < m.max_idx else 0.0
-                    new, thr = _decide(gov, c, m.max_idx, m.slow_idx, util, m.up, m.down, wmean, m.cap_w,
+                    new, thr = _decide(gov, c, m.max_idx, m.slow_idx, util, m.up, m.down, wmean, mean_p, m.cap_w,
                                        step_up, temp[d], throttled[d], m.slowdown_c, m.release_c)
                     throttled[d] = thr
                     if thr:

@@ -301,7 +301,7 @@ def governor(env, dev: Device):
         c = dev.clk
         step_up = m.busy_power_w[c + 1] - m.busy_power_w[c] if c < m.max_idx else 0.0
         new, thr = decide_clock(
-            m.gov_kind, c, m.max_idx, m.slow_idx, util, m.up, m.down, wmean, m.cap_w,
+            m.gov_kind, c, m.max_idx, m.slow_idx, util, m.up, m.down, wmean, mean_p, m.cap_w,
             step_up, dev.temp, dev.throttled, m.slowdown_c, m.release_c,
         )
         dev.throttled = thr

@@ -7,10 +7,10 @@ Spellings (``simbench simulate --governor SPEC``; ``--power-cap-w W`` is ``power
     ondemand[:up=0.8,down=0.3,period_ms=10,transition_us=0]
                                     every period: utilization > up -> max clock (Linux ondemand's
                                     rule); utilization < down -> one clock step down
-    power_cap:W[,window_ms=1000,period_ms=100,transition_us=0]
+    power_cap:W[,window_ms=1000,period_ms=20,transition_us=0]
                                     every period: the mean power over the last window above W ->
-                                    one step down; else one step up if the power predicted at the
-                                    next clock (busy power difference x utilization) stays <= W
+                                    one step down; else one step up if the last period's power
+                                    plus the busy-power step x utilization stays <= W
                                     (NVIDIA's SW power cap, NVML reason SwPowerCap 0x4)
     thermal[:period_ms=100,transition_us=0]
                                     max boost clock until the RC temperature reaches the profile's
@@ -62,7 +62,7 @@ _KINDS = {"fixed": GOV_FIXED, "performance": GOV_PERFORMANCE, "ondemand": GOV_ON
 # Defaults (ASSUMED where no source gives them; docs/dvfs.md lists them with their reasons).
 _DEFAULTS = {
     "ondemand": {"up": 0.8, "down": 0.3, "period_ms": 10.0, "transition_us": 0.0},
-    "power_cap": {"window_ms": 1000.0, "period_ms": 100.0, "transition_us": 0.0},
+    "power_cap": {"window_ms": 1000.0, "period_ms": 20.0, "transition_us": 0.0},
     "thermal": {"period_ms": 100.0, "transition_us": 0.0},
     "performance": {"period_ms": 100.0},
     "fixed": {"period_ms": 100.0},
@@ -77,7 +77,7 @@ _BOUNDS = {
 
 _FORMS = (
     "fixed:MHZ, performance, ondemand[:up=0.8,down=0.3,period_ms=10,transition_us=0],"
-    " power_cap:W[,window_ms=1000,period_ms=100,transition_us=0], thermal[:period_ms=100]"
+    " power_cap:W[,window_ms=1000,period_ms=20,transition_us=0], thermal[:period_ms=100]"
 )
 
 
@@ -208,7 +208,7 @@ def thermal_step(temp_c, mean_power_w, ambient_c, resistance_c_per_w, decay):
     return t_ss + (temp_c - t_ss) * decay
 
 
-def decide_clock(kind, idx, max_idx, slow_idx, util, up, down, window_mean_w, cap_w, step_up_w, temp_c, throttled, slowdown_c, release_c):
+def decide_clock(kind, idx, max_idx, slow_idx, util, up, down, window_mean_w, last_w, cap_w, step_up_w, temp_c, throttled, slowdown_c, release_c):
     """The clock index a governor chooses at a tick, and whether thermal slowdown is engaged.
 
     Parameters
@@ -220,8 +220,8 @@ def decide_clock(kind, idx, max_idx, slow_idx, util, up, down, window_mean_w, ca
         Busy fraction of the device over the last period (0..1).
     up, down : float
         ondemand thresholds.
-    window_mean_w, cap_w : float
-        power_cap: mean power over the window, the cap.
+    window_mean_w, last_w, cap_w : float
+        power_cap: mean power over the window, over the last period, and the cap.
     step_up_w : float
         Busy-power difference between the next clock up and the current one (W).
     temp_c, throttled, slowdown_c, release_c
@@ -242,7 +242,7 @@ def decide_clock(kind, idx, max_idx, slow_idx, util, up, down, window_mean_w, ca
             if idx > 0:
                 return idx - 1, False
             return idx, False
-        if idx < max_idx and window_mean_w + step_up_w * util <= cap_w:
+        if idx < max_idx and last_w + step_up_w * util <= cap_w:
             return idx + 1, False
         return idx, False
     if kind == 5:  # thermal

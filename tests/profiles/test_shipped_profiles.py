@@ -270,8 +270,9 @@ def test_every_citation_resolves(cal, name):
     for src in _all_sources(prof.model_dump()):
         refs = _refs(src)
         if not refs:
-            # only a value computed from this profile's own table may cite nothing
-            assert "DERIVED" in src and "this profile's" in src, src[:160]
+            # only a value computed from this profile's own table may cite nothing, or a
+            # device-model constant no published source gives, which says ASSUMED up front
+            assert ("DERIVED" in src and "this profile's" in src) or src.startswith("ASSUMED"), src[:160]
             continue
         for r in refs:
             resolve(cal, r)
