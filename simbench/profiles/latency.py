@@ -111,8 +111,10 @@ def device_service_time_ns(batch_points, latency_points_ns, share_batches, share
     ``round(latency(b) * clock_scale * stream_factor * multiplier)``, multiplied in that order
     (with ``f = f_ref`` and one stream it equals ``service_time_ns`` bit for bit)."""
     lat = interp_latency_ns(batch_points, latency_points_ns, batch)
-    lat = lat * clock_scale(interp_share(share_batches, share_values, batch), ref_over_clock)
-    lat = lat * stream_factor(in_flight, gain)
+    if ref_over_clock != 1.0:  # a factor of exactly 1.0 is skipped: x * 1.0 == x
+        lat = lat * clock_scale(interp_share(share_batches, share_values, batch), ref_over_clock)
+    if in_flight != 1:
+        lat = lat * stream_factor(in_flight, gain)
     v = int(round(lat * multiplier))
     if v < 1:
         return 1

@@ -379,7 +379,7 @@ def simulate(
     timeline = None
     if sut.dvfs is not None:
         grid = sut.device_model.lower(sut.max_batch, sut.timeout_ns, sut.replicas).clocks_mhz
-        clock_col = np.round(grid[out.clock_idx]).astype(np.int64)
+        clock_col = np.round(grid).astype(np.int64)[out.clock_idx]
         timeline = _timeline(out, grid, sut, model)
     trace = Trace(
         query_id=np.arange(nq, dtype=np.int64) if spq == 1 else np.repeat(np.arange(nq, dtype=np.int64), spq),

@@ -28,7 +28,10 @@ even if the clock changes while it runs (a change applies to batches dispatched 
 the device's power follows its current clock.
 
 Energy is integrated exactly: each device's power is constant between its events
-(dispatch, completion, clock change, tick), ``E += P * dt`` at each of them.
+(dispatch, completion, clock change, tick), ``E += P * dt`` at each of them. Without a
+governor (one clock) the engines count busy time only and compute
+``E = P_busy * busy_ns + P_idle * (end_ns - busy_ns)`` at the end (the same value, without
+floating-point work on the hot path).
 """
 
 from __future__ import annotations
@@ -59,9 +62,13 @@ _quantile = njit(cache=True)(quantile_multiplier)
 
 @njit(cache=True)
 def _service(bp, lp, sb, sv, batch, roc, k, gain, mult):
+    # the same arithmetic as profiles.latency.device_service_time_ns (a factor of exactly 1.0
+    # at the reference clock or with one stream in flight is skipped: x * 1.0 == x)
     lat = _interp(bp, lp, batch)
-    lat = lat * _clock_scale(_share(sb, sv, batch), roc)
-    lat = lat * _stream_factor(k, gain)
+    if roc != 1.0:
+        lat = lat * _clock_scale(_share(sb, sv, batch), roc)
+    if k != 1:
+        lat = lat * _stream_factor(k, gain)
     v = np.int64(round(lat * mult))
     if v < 1:
         return np.int64(1)
@@ -157,6 +164,8 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
     energy = np.zeros(R, dtype=np.float64)
     seg_t = np.zeros(R, dtype=np.int64)
     busy_acc = np.zeros(R, dtype=np.int64)
+    busy_since = np.zeros(R, dtype=np.int64)
+    busy_total = np.zeros(R, dtype=np.int64)
     e_tick = np.zeros(R, dtype=np.float64)
     e_row = np.zeros(R, dtype=np.float64)
     t_row = np.zeros(R, dtype=np.int64)
@@ -220,13 +229,15 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                 while slot_busy[sl]:
                     sl += 1
                 mult = _draw(rng, m.noise_kind, m.noise_sigma, m.noise_probs, m.noise_mults)
-                # power: flush the segment that ends now
-                p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
-                dt = now - seg_t[d]
-                energy[d] += p * dt
-                if inflight[d] > 0:
-                    busy_acc[d] += dt
-                seg_t[d] = now
+                if gov != 0:  # power: flush the segment that ends now
+                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    dt = now - seg_t[d]
+                    energy[d] += p * dt
+                    if inflight[d] > 0:
+                        busy_acc[d] += dt
+                    seg_t[d] = now
+                elif inflight[d] == 0:  # fixed clock: only busy time matters
+                    busy_since[d] = now
                 inflight[d] += 1
                 svc = _service(m.batch_points, m.latency_points_ns, m.share_batches, m.share_values, b,
                                m.ref_over_clock[clk[d]], inflight[d], m.stream_gain, mult)
@@ -235,7 +246,9 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                         start[s] = now
                         batch[s] = k
                         device[s] = d
-                        clock_of[s] = clk[d]
+                    if gov != 0:
+                        for s in range(head, head + b):
+                            clock_of[s] = clk[d]
                 slot_busy[sl] = True
                 n_free -= 1
                 free_at[sl] = now + svc
@@ -344,12 +357,15 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
         for sl in range(nslot):
             if slot_busy[sl] and free_at[sl] == now:
                 d = sl // S
-                p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
-                dt = now - seg_t[d]
-                energy[d] += p * dt
-                if inflight[d] > 0:
-                    busy_acc[d] += dt
-                seg_t[d] = now
+                if gov != 0:
+                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    dt = now - seg_t[d]
+                    energy[d] += p * dt
+                    if inflight[d] > 0:
+                        busy_acc[d] += dt
+                    seg_t[d] = now
+                elif inflight[d] == 1:
+                    busy_total[d] += now - busy_since[d]
                 inflight[d] -= 1
                 slot_busy[sl] = False
                 n_free += 1
@@ -383,12 +399,18 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
         if not closed:
             nq = a
     # the run ends at its last event: flush every device and close its timeline
+    if not record or gov == 0:
+        for s in range(nq * spq if record else 0):
+            clock_of[s] = m.start_idx
     if track:
         for d in range(R):
-            p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
-            dt = now - seg_t[d]
-            energy[d] += p * dt
-            seg_t[d] = now
+            if gov != 0:
+                p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                dt = now - seg_t[d]
+                energy[d] += p * dt
+                seg_t[d] = now
+            else:  # fixed clock: busy power over busy time, idle power over the rest
+                energy[d] = m.busy_power_w[0] * busy_total[d] + m.idle_power_w * (now - busy_total[d])
             if now > t_row[d]:
                 if tn == tl_t.shape[0]:
                     tl_t = _grow_f(tl_t, tn); tl_d = _grow_f(tl_d, tn); tl_c = _grow_f(tl_c, tn)

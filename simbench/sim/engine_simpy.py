@@ -3,7 +3,7 @@
 Processes (generator functions, each standing for one real thing):
 
 * ``scheduled_arrivals`` — LoadGen's issue thread in an open loop (Server, Offline): puts each
-  query into the SUT's sample queue (a ``simpy.Store``) at its scheduled time.
+  query's samples into the SUT's sample queue (``SampleQueue``) at its scheduled time.
 * ``closed_loop_issuer`` — LoadGen in SingleStream/MultiStream: issues the next query when
   the previous one completes, until the stop rule holds or the generated queries run out.
 * ``batcher`` — the SUT's dynamic batcher: takes an idle inference stream from a
@@ -87,6 +87,9 @@ class Device:
         self.reason = REASON_NONE
         self.timeline = timeline
         self.track = m.busy_power_w[0] > 0.0
+        self.busy_since = 0
+        self.busy_total = 0
+        self._completing = False
         if self.track:
             timeline.append((0, d, self.clk, m.idle_power_w, self._temp_out(), REASON_NONE))
 
@@ -94,8 +97,17 @@ class Device:
         return self.temp if self.m.has_thermal else float("nan")
 
     def flush(self) -> None:
-        """Integrate power over the segment that ends now (power is constant within it)."""
+        """Integrate power over the segment that ends now (power is constant within it).
+
+        Without a governor only busy time is counted (``busy_since``/``busy_total``) and the
+        energy is computed at the end, as the numba engine does."""
         m = self.m
+        if m.gov_kind == GOV_NONE:
+            if self.inflight == 0:  # called just before a dispatch: busy from now
+                self.busy_since = self.env.now
+            elif self.inflight == 1 and self._completing:
+                self.busy_total += self.env.now - self.busy_since
+            return
         p = m.busy_power_w[self.clk] if self.inflight > 0 else m.idle_power_w
         now = self.env.now
         dt = now - self.seg_t
@@ -116,14 +128,14 @@ class Device:
 class _State:
     """What the processes share: the outcome arrays and the closed-loop bookkeeping."""
 
-    def __init__(self, env, spq: int):
+    def __init__(self, env, spq: int, capacity: int):
         self.spq = spq
         self.q_issue: list[int] = []
-        self.start: dict = {}
-        self.complete: dict = {}
-        self.batch: dict = {}
-        self.device: dict = {}
-        self.clock: dict = {}
+        self.start = np.zeros(capacity, dtype=np.int64)
+        self.complete = np.zeros(capacity, dtype=np.int64)
+        self.batch = np.zeros(capacity, dtype=np.int64)
+        self.device = np.zeros(capacity, dtype=np.int64)
+        self.clock = np.zeros(capacity, dtype=np.int64)
         self.batches = 0
         self.query_done: simpy.Event | None = None
         self.remaining = 0
@@ -138,57 +150,39 @@ class _State:
             self.done.succeed()
 
 
-def _issue(env, state: _State, queries: simpy.Store) -> None:
-    q = len(state.q_issue)
-    state.q_issue.append(env.now)
-    first = q * state.spq
-    state.issued_samples += state.spq
-    queries.put((first, state.spq, env.now))
+class SampleQueue:
+    """The SUT's FIFO sample queue: runs of (first sample, count, issue time), one per query.
 
+    Like a ``simpy.Store`` of samples, but the batcher waits for what it needs — "at least
+    ``n`` samples" (``at_least``) — instead of being woken by every sample put, which would
+    cost an event per sample.
+    """
 
-def scheduled_arrivals(env, state: _State, queries, arrivals_ns: np.ndarray, max_duration_ns: int):
-    """LoadGen's issue thread, open loop: each query joins the queue at its scheduled time."""
-    for t in arrivals_ns:
-        t = int(t)
-        if max_duration_ns > 0 and t >= max_duration_ns:
-            break
-        if t > env.now:
-            yield env.timeout(t - env.now)
-        _issue(env, state, queries)
-    state.issuer_finished = True
-    state.check_done()
-
-
-def closed_loop_issuer(env, state: _State, queries, generated: int, min_queries: int, min_dur: int, max_dur: int):
-    """LoadGen's SingleStream/MultiStream issue rule: next query on completion of the last."""
-    issued = 0
-    while True:
-        if issued > 0 and max_dur > 0 and env.now >= max_dur:
-            break
-        if issued >= generated:
-            state.ran_out = True
-            break
-        state.query_done = env.event()
-        state.remaining = state.spq
-        _issue(env, state, queries)
-        issued += 1
-        if issued >= min_queries and env.now >= min_dur:
-            break
-        yield state.query_done
-    state.issuer_finished = True
-    state.check_done()
-
-
-class _Pending:
-    """The batcher's view of the queue: FIFO runs of (first sample, count, issue time)."""
-
-    def __init__(self):
+    def __init__(self, env: simpy.Environment):
+        self.env = env
         self.runs: deque = deque()
         self.count = 0
+        self._want = 0
+        self._waiter: simpy.Event | None = None
 
-    def add(self, item) -> None:
-        self.runs.append(list(item))
-        self.count += item[1]
+    def put(self, first: int, n: int, issue_ns: int) -> None:
+        self.runs.append([first, n, issue_ns])
+        self.count += n
+        if self._waiter is not None and self.count >= self._want:
+            self._waiter.succeed()
+            self._waiter = None
+
+    def at_least(self, n: int) -> simpy.Event:
+        """An event that fires once ``n`` samples are queued (at once if they already are)."""
+        ev = self.env.event()
+        if self.count >= n:
+            ev.succeed()
+        else:
+            self._want, self._waiter = n, ev
+        return ev
+
+    def forget_waiter(self) -> None:
+        self._waiter = None
 
     def oldest_issue_ns(self) -> int:
         return self.runs[0][2]
@@ -209,32 +203,67 @@ class _Pending:
         return first
 
 
-def batcher(env, state: _State, m, queries: simpy.Store, idle: simpy.PriorityStore, devices: list, rng):
+def _issue(env, state: _State, queue: SampleQueue) -> None:
+    q = len(state.q_issue)
+    state.q_issue.append(env.now)
+    state.issued_samples += state.spq
+    queue.put(q * state.spq, state.spq, env.now)
+
+
+def scheduled_arrivals(env, state: _State, queue: SampleQueue, arrivals_ns: np.ndarray, max_duration_ns: int):
+    """LoadGen's issue thread, open loop: each query joins the queue at its scheduled time."""
+    for t in arrivals_ns:
+        t = int(t)
+        if max_duration_ns > 0 and t >= max_duration_ns:
+            break
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        _issue(env, state, queue)
+    state.issuer_finished = True
+    state.check_done()
+
+
+def closed_loop_issuer(env, state: _State, queue: SampleQueue, generated: int, min_queries: int, min_dur: int, max_dur: int):
+    """LoadGen's SingleStream/MultiStream issue rule: next query on completion of the last."""
+    issued = 0
+    while True:
+        if issued > 0 and max_dur > 0 and env.now >= max_dur:
+            break
+        if issued >= generated:
+            state.ran_out = True
+            break
+        state.query_done = env.event()
+        state.remaining = state.spq
+        _issue(env, state, queue)
+        issued += 1
+        if issued >= min_queries and env.now >= min_dur:
+            break
+        yield state.query_done
+    state.issuer_finished = True
+    state.check_done()
+
+
+def batcher(env, state: _State, m, queue: SampleQueue, idle: simpy.PriorityStore, devices: list, rng):
     """The SUT's dynamic batcher (``max_batch``, ``timeout_ns``) over every device's streams."""
-    pending = _Pending()
     while True:
         token = yield idle.get()  # some stream is idle
         while True:
-            if pending.count == 0:
-                pending.add((yield queries.get()))
+            if queue.count == 0:
+                yield queue.at_least(1)
             yield _EndOfInstant(env)  # this instant's completions and arrivals land first
-            while queries.items:
-                pending.add(queries.items.pop(0))
-            deadline = pending.oldest_issue_ns() + m.timeout_ns
-            if pending.count >= m.max_batch or env.now >= deadline:
+            deadline = queue.oldest_issue_ns() + m.timeout_ns
+            if queue.count >= m.max_batch or env.now >= deadline:
                 break
-            get = queries.get()
-            fired = yield get | env.timeout(deadline - env.now)
-            if get in fired:
-                pending.add(get.value)
-            else:
-                get.cancel()
+            full = queue.at_least(m.max_batch)
+            fired = yield full | env.timeout(deadline - env.now)
+            if full not in fired:
+                queue.forget_waiter()
         # hand the batch to the lowest-index device with an idle stream (chosen at this instant)
         if idle.items and idle.items[0].priority < token.priority:
             idle.put(token)
             token = yield idle.get()
-        size = min(pending.count, m.max_batch)
-        first = pending.take(size)
+        size = min(queue.count, m.max_batch)
+        first = queue.take(size)
         mult = draw_multiplier(rng, m.noise_kind, m.noise_sigma, m.noise_probs, m.noise_mults)
         dev = devices[token.priority]
         dev.flush()
@@ -243,11 +272,11 @@ def batcher(env, state: _State, m, queries: simpy.Store, idle: simpy.PrioritySto
             m.batch_points, m.latency_points_ns, m.share_batches, m.share_values, size,
             m.ref_over_clock[dev.clk], dev.inflight, m.stream_gain, mult,
         )
-        for s in range(first, first + size):
-            state.start[s] = env.now
-            state.batch[s] = state.batches
-            state.device[s] = dev.d
-            state.clock[s] = dev.clk
+        end = first + size
+        state.start[first:end] = env.now
+        state.batch[first:end] = state.batches
+        state.device[first:end] = dev.d
+        state.clock[first:end] = dev.clk
         state.batches += 1
         dev.inbox.put((first, size, svc))
 
@@ -255,10 +284,11 @@ def batcher(env, state: _State, m, queries: simpy.Store, idle: simpy.PrioritySto
 def serve(env, state: _State, dev: Device, idle: simpy.PriorityStore, first: int, size: int, service_ns: int):
     """One inference stream of a device executing one batch."""
     yield env.timeout(service_ns)
+    dev._completing = True
     dev.flush()
+    dev._completing = False
     dev.inflight -= 1
-    for s in range(first, first + size):
-        state.complete[s] = env.now
+    state.complete[first:first + size] = env.now
     state.completed_samples += size
     idle.put(PriorityItem(dev.d, None))
     if state.query_done is not None:
@@ -331,51 +361,53 @@ def run(plan, m, rng: np.random.Generator, record: bool = True, latency_bound_ns
     """Same inputs and outputs as ``engine_numba.run_kernel``, computed with SimPy
     (per-sample arrays are always kept; ``record`` is accepted for the same signature)."""
     env = simpy.Environment()
-    state = _State(env, plan.samples_per_query)
-    # plain Python numbers (and lists for the tables the hot path indexes)
-    queries = simpy.Store(env)
+    spq = plan.samples_per_query
+    capacity = (plan.generated_queries if plan.closed else plan.arrivals_ns.shape[0]) * spq
+    state = _State(env, spq, capacity)
+    queue = SampleQueue(env)
     idle = simpy.PriorityStore(env)
     timeline: list = []
     devices = [Device(env, d, m, timeline) for d in range(m.replicas)]
     for dev in devices:
         env.process(device(env, state, dev, idle))
-    env.process(batcher(env, state, m, queries, idle, devices, rng))
+    env.process(batcher(env, state, m, queue, idle, devices, rng))
     if m.gov_kind != GOV_NONE:
         for dev in devices:
             env.process(governor(env, dev))
     if plan.closed:
         env.process(
             closed_loop_issuer(
-                env, state, queries, plan.generated_queries, plan.min_query_count,
+                env, state, queue, plan.generated_queries, plan.min_query_count,
                 plan.min_duration_ns, plan.max_duration_ns,
             )
         )
     else:
-        env.process(scheduled_arrivals(env, state, queries, plan.arrivals_ns, plan.max_duration_ns))
+        env.process(scheduled_arrivals(env, state, queue, plan.arrivals_ns, plan.max_duration_ns))
     env.run(until=state.done)
     end = env.now
     for dev in devices:
         if dev.track:
-            dev.flush()
+            if m.gov_kind == GOV_NONE:
+                dev.energy = m.busy_power_w[0] * dev.busy_total + m.idle_power_w * (end - dev.busy_total)
+            else:
+                dev.flush()
             if end > dev.t_row:
                 dev.row()
-    spq = plan.samples_per_query
     nq = len(state.q_issue)
     n_s = nq * spq
-    idx = range(n_s)
     q_issue = np.array(state.q_issue, dtype=np.int64)
-    complete = np.fromiter((state.complete[s] for s in idx), dtype=np.int64, count=n_s)
+    complete = state.complete[:n_s].copy()
     over = 0
     if latency_bound_ns >= 0:
         over = int(np.count_nonzero(complete - np.repeat(q_issue, spq) > latency_bound_ns))
     tl = np.array(timeline, dtype=object).reshape(-1, 6) if timeline else np.zeros((0, 6), dtype=object)
     return (
         q_issue,
-        np.fromiter((state.start[s] for s in idx), dtype=np.int64, count=n_s),
+        state.start[:n_s].copy(),
         complete,
-        np.fromiter((state.batch[s] for s in idx), dtype=np.int64, count=n_s),
-        np.fromiter((state.device[s] for s in idx), dtype=np.int64, count=n_s),
-        np.fromiter((state.clock[s] for s in idx), dtype=np.int64, count=n_s),
+        state.batch[:n_s].copy(),
+        state.device[:n_s].copy(),
+        state.clock[:n_s].copy(),
         nq,
         state.batches,
         state.ran_out,
