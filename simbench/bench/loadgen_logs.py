@@ -25,6 +25,7 @@ Without the trace file a folder still yields LoadGen's results, but no per-sampl
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -443,7 +444,8 @@ def compare_with_loadgen(summary, detail: dict[str, Any]) -> dict[str, dict[str,
     dict
         ``metric -> {'simbench': x, 'loadgen': y, 'rel_diff': (x - y) / y}`` for the
         latency percentiles, min/max/mean, early-stopping estimates, throughput and
-        validity (``rel_diff`` None where not numeric).
+        validity (``rel_diff`` None where not numeric or both are 0; ``inf`` where LoadGen
+        logged 0, i.e. made no estimate, and simbench reports a number).
     """
     from simbench.report.json import summary_to_dict
 
@@ -472,8 +474,11 @@ def compare_with_loadgen(summary, detail: dict[str, Any]) -> dict[str, dict[str,
         if ours is None and theirs == 0:
             ours = 0  # LoadGen logs 0 for an estimate it could not make; simbench None
         rel = None
-        if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and not isinstance(ours, bool) and theirs:
+        numeric = isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and not isinstance(ours, bool)
+        if numeric and theirs:
             rel = (float(ours) - float(theirs)) / float(theirs)
+        elif numeric and ours != 0:
+            rel = math.inf  # LoadGen logged 0 (no estimate) where simbench reports a number: flag it
         out[k] = {"simbench": ours, "loadgen": theirs, "rel_diff": rel}
     return out
 

@@ -53,12 +53,14 @@ def summary_to_dict(summary) -> dict[str, Any]:
     if s.scenario is Scenario.SingleStream:
         d["result_qps_with_loadgen_overhead"] = s.qps_with_loadgen_overhead
         d["result_qps_without_loadgen_overhead"] = s.qps_without_loadgen_overhead
+        # LoadGen logs 0 for an estimate it did not make (too few queries), never a number
+        # (results.cc: early_stopping_latency_ss/_ms keep their initial 0).
         if s.early_stopping:  # () for an empty run
-            d["early_stopping_latency_ss"] = s.early_stopping[0].estimate_ns
-            d["early_stopping_latency_ms"] = s.early_stopping[1].estimate_ns
+            d["early_stopping_latency_ss"] = _estimate_or_zero(s.early_stopping, 0)
+            d["early_stopping_latency_ms"] = _estimate_or_zero(s.early_stopping, 1)
     elif s.scenario is Scenario.MultiStream:
         if s.early_stopping:
-            d["early_stopping_latency_ms"] = s.early_stopping[0].estimate_ns
+            d["early_stopping_latency_ms"] = _estimate_or_zero(s.early_stopping, 0)
     elif s.scenario is Scenario.Server:
         d["result_scheduled_samples_per_sec"] = s.scheduled_samples_per_second
         d["result_completed_samples_per_sec"] = s.completed_samples_per_second
@@ -71,6 +73,12 @@ def summary_to_dict(summary) -> dict[str, Any]:
     d["warnings"] = list(s.warnings)
     d.update(s.extra)
     return d
+
+
+def _estimate_or_zero(results, index: int) -> int:
+    if index >= len(results) or not results[index].passed or results[index].estimate_ns is None:
+        return 0
+    return int(results[index].estimate_ns)
 
 
 def summary_to_json(summary) -> str:
