@@ -217,9 +217,12 @@ class HttpSUT(PooledSUT):
             headers = {"Content-Type": "application/json"}
         self._post_infer(chunks, headers)
 
-    def _post_infer(self, chunks: list[bytes], headers: dict[str, str]) -> dict[str, Any]:
-        """POST one pre-encoded inference request (``chunks`` are sent in order, uncopied);
-        returns the response's JSON header (the part before any binary output data)."""
+    def _post_infer(self, chunks: list[bytes], headers: dict[str, str]) -> None:
+        """POST one pre-encoded inference request (``chunks`` are sent in order, uncopied).
+
+        The answer is read in full (the SUT's output has arrived only then) but not decoded:
+        decoding the output tensors is client work, not the SUT's. A 200 answer must carry
+        ``"outputs"`` in its JSON header (the part before any binary output data)."""
         path = f"/v2/models/{self.model}/infer"
         c = self._conn()
         headers = {**headers, "Content-Length": str(sum(len(x) for x in chunks))}
@@ -234,7 +237,9 @@ class HttpSUT(PooledSUT):
         if r.status != 200:
             raise RuntimeError(f"HTTP {r.status} from POST {path}: {data[:200]!r}")
         head_len = r.getheader("Inference-Header-Content-Length")
-        return json.loads(data[: int(head_len)] if head_len else data)
+        end = int(head_len) if head_len else len(data)
+        if data.find(b'"outputs"', 0, end) < 0:
+            raise RuntimeError(f"HTTP 200 from POST {path} without \"outputs\": {data[:min(end, 200)]!r}")
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "http-kserve-v2", **super().describe(), "url": self.url,

@@ -176,3 +176,48 @@ def test_binary_format_is_tritons(tiny_model):
     result = triton.InferResult.from_response_body(data, header_length=int(r.getheader("Inference-Header-Content-Length")))
     expected = ort.InferenceSession(str(tiny_model)).run(None, {sut.input_name: x})[0]
     assert np.array_equal(result.as_numpy(out_name), expected)
+
+
+def test_answer_without_outputs_ends_the_run(tiny_model):
+    """A 200 answer that is not an inference response is a SUT failure, not a completion."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import json
+    import threading
+
+    srv0, url0 = serve_onnx(tiny_model, name="tiny")
+
+    class Liar(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _send(self, payload):
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):
+            import urllib.request
+
+            self._send(json.loads(urllib.request.urlopen(url0).read()) if "models" in self.path else {"extensions": []})
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._send({"error": "busy"})
+
+    liar = ThreadingHTTPServer(("127.0.0.1", 0), Liar)
+    threading.Thread(target=liar.serve_forever, daemon=True).start()
+    try:
+        sut = HttpSUT(f"http://127.0.0.1:{liar.server_address[1]}/v2/models/tiny")
+        run = LoadGenerator(sut, short_settings("SingleStream"), qsl_total_count=1000, qsl_performance_count=256,
+                            stall_timeout_s=5).run()
+    finally:
+        liar.shutdown()
+        liar.server_close()
+        srv0.shutdown()
+        srv0.server_close()
+    assert run.status == "failed" and 'without "outputs"' in run.errors[0]
+    assert len(run.trace) == 0
