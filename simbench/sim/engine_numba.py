@@ -97,27 +97,43 @@ def _grow_f(a, n):
     return out
 
 
-@njit(cache=True)
-def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
-    """Simulate one run.
-
-    Parameters
-    ----------
-    plan : RunPlan
-    m : EngineModel
-    rng : numpy.random.Generator
-        The service-noise stream.
-    record : bool
-        False keeps no per-sample arrays (they come back empty): the peak search only needs
-        ``overlatency``, the count of samples with latency above ``latency_bound_ns`` (when >= 0).
-
-    Returns
-    -------
-    tuple
-        ``(query_issue_ns, start_ns, complete_ns, batch_id, device_id, clock_idx, queries_issued,
-        batches, ran_out, overlatency, energy_wns, end_ns, tl_t, tl_dev, tl_clock_idx, tl_power_w,
-        tl_temp_c, tl_reason)`` — ``energy_wns`` per device in W*ns, ``tl_*`` the device timeline.
-    """
+@njit(inline="always")
+def _kernel(plan, m, rng, record, latency_bound_ns, governed):
+    # ``governed`` is a constant in each caller: with it False the governor code folds away
+    # and the fixed-clock loop compiles as tight as before the device model.
+    # (every field of ``m`` is read once, up front)
+    m_ambient_c = m.ambient_c
+    m_batch_points = m.batch_points
+    m_busy_power_w = m.busy_power_w
+    m_cap_w = m.cap_w
+    m_decay = m.decay
+    m_down = m.down
+    m_gov_kind = m.gov_kind
+    m_has_thermal = m.has_thermal
+    m_idle_power_w = m.idle_power_w
+    m_latency_points_ns = m.latency_points_ns
+    m_max_batch = m.max_batch
+    m_max_idx = m.max_idx
+    m_noise_kind = m.noise_kind
+    m_noise_mults = m.noise_mults
+    m_noise_probs = m.noise_probs
+    m_noise_sigma = m.noise_sigma
+    m_period_ns = m.period_ns
+    m_ref_over_clock = m.ref_over_clock
+    m_release_c = m.release_c
+    m_replicas = m.replicas
+    m_resistance_c_per_w = m.resistance_c_per_w
+    m_share_batches = m.share_batches
+    m_share_values = m.share_values
+    m_slow_idx = m.slow_idx
+    m_slowdown_c = m.slowdown_c
+    m_start_idx = m.start_idx
+    m_stream_gain = m.stream_gain
+    m_streams = m.streams
+    m_timeout_ns = m.timeout_ns
+    m_transition_ns = m.transition_ns
+    m_up = m.up
+    m_window_n = m.window_n
     inf = np.iinfo(np.int64).max
     closed = plan.closed
     spq = plan.samples_per_query
@@ -126,10 +142,10 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
     min_query_count = plan.min_query_count
     min_duration_ns = plan.min_duration_ns
     max_duration_ns = plan.max_duration_ns
-    max_batch = m.max_batch
-    timeout_ns = m.timeout_ns
-    R = m.replicas
-    S = m.streams
+    max_batch = m_max_batch
+    timeout_ns = m_timeout_ns
+    R = m_replicas
+    S = m_streams
     nslot = R * S
     if closed:
         q_cap = generated_queries
@@ -158,9 +174,9 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
     b_size = np.zeros(nslot, dtype=np.int64)
     inflight = np.zeros(R, dtype=np.int64)
     # device power / governor state
-    gov = m.gov_kind
-    period = m.period_ns
-    clk = np.full(R, m.start_idx, dtype=np.int64)
+    gov = m_gov_kind if governed else 0
+    period = m_period_ns
+    clk = np.full(R, m_start_idx, dtype=np.int64)
     energy = np.zeros(R, dtype=np.float64)
     seg_t = np.zeros(R, dtype=np.int64)
     busy_acc = np.zeros(R, dtype=np.int64)
@@ -171,14 +187,14 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
     t_row = np.zeros(R, dtype=np.int64)
     pend_idx = np.full(R, -1, dtype=np.int64)
     pend_at = np.full(R, inf, dtype=np.int64)
-    wn = m.window_n
+    wn = m_window_n
     ring = np.zeros((R, wn), dtype=np.float64)
-    temp = np.full(R, m.ambient_c, dtype=np.float64)
+    temp = np.full(R, m_ambient_c, dtype=np.float64)
     throttled = np.zeros(R, dtype=np.bool_)
     reason = np.zeros(R, dtype=np.int64)
     ticks = 0
     next_tick = period if gov != 0 else inf
-    track = m.busy_power_w[0] > 0.0
+    track = m_busy_power_w[0] > 0.0
     tn = 0
     tl_t = np.empty(16, dtype=np.int64)
     tl_d = np.empty(16, dtype=np.int64)
@@ -191,8 +207,8 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
             if tn == tl_t.shape[0]:
                 tl_t = _grow_f(tl_t, tn); tl_d = _grow_f(tl_d, tn); tl_c = _grow_f(tl_c, tn)
                 tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
-            tl_t[tn] = 0; tl_d[tn] = d; tl_c[tn] = clk[d]; tl_p[tn] = m.idle_power_w
-            tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = 0
+            tl_t[tn] = 0; tl_d[tn] = d; tl_c[tn] = clk[d]; tl_p[tn] = m_idle_power_w
+            tl_T[tn] = temp[d] if m_has_thermal else np.nan; tl_r[tn] = 0
             tn += 1
     head = 0
     tail = 0
@@ -228,9 +244,9 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                 sl = d * S
                 while slot_busy[sl]:
                     sl += 1
-                mult = _draw(rng, m.noise_kind, m.noise_sigma, m.noise_probs, m.noise_mults)
+                mult = _draw(rng, m_noise_kind, m_noise_sigma, m_noise_probs, m_noise_mults)
                 if gov != 0:  # power: flush the segment that ends now
-                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    p = m_busy_power_w[clk[d]] if inflight[d] > 0 else m_idle_power_w
                     dt = now - seg_t[d]
                     energy[d] += p * dt
                     if inflight[d] > 0:
@@ -239,8 +255,8 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                 elif inflight[d] == 0:  # fixed clock: only busy time matters
                     busy_since[d] = now
                 inflight[d] += 1
-                svc = _service(m.batch_points, m.latency_points_ns, m.share_batches, m.share_values, b,
-                               m.ref_over_clock[clk[d]], inflight[d], m.stream_gain, mult)
+                svc = _service(m_batch_points, m_latency_points_ns, m_share_batches, m_share_values, b,
+                               m_ref_over_clock[clk[d]], inflight[d], m_stream_gain, mult)
                 if record:
                     for s in range(head, head + b):
                         start[s] = now
@@ -287,7 +303,7 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
         if gov != 0:
             for d in range(R):
                 if pend_at[d] == now:
-                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    p = m_busy_power_w[clk[d]] if inflight[d] > 0 else m_idle_power_w
                     dt = now - seg_t[d]
                     energy[d] += p * dt
                     if inflight[d] > 0:
@@ -301,13 +317,13 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                         tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
                     tl_t[tn] = now; tl_d[tn] = d; tl_c[tn] = clk[d]
                     tl_p[tn] = (energy[d] - e_row[d]) / (now - t_row[d]) if now > t_row[d] else 0.0
-                    tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = reason[d]
+                    tl_T[tn] = temp[d] if m_has_thermal else np.nan; tl_r[tn] = reason[d]
                     tn += 1
                     e_row[d] = energy[d]
                     t_row[d] = now
             if next_tick == now:
                 for d in range(R):
-                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    p = m_busy_power_w[clk[d]] if inflight[d] > 0 else m_idle_power_w
                     dt = now - seg_t[d]
                     energy[d] += p * dt
                     if inflight[d] > 0:
@@ -323,23 +339,23 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                     for i in range(cnt):
                         wsum += ring[d, i]
                     wmean = wsum / cnt
-                    if m.has_thermal:
-                        temp[d] = _thermal(temp[d], mean_p, m.ambient_c, m.resistance_c_per_w, m.decay)
+                    if m_has_thermal:
+                        temp[d] = _thermal(temp[d], mean_p, m_ambient_c, m_resistance_c_per_w, m_decay)
                     c = clk[d]
-                    step_up = m.busy_power_w[c + 1] - m.busy_power_w[c] if c < m.max_idx else 0.0
-                    new, thr = _decide(gov, c, m.max_idx, m.slow_idx, util, m.up, m.down, wmean, mean_p, m.cap_w,
-                                       step_up, temp[d], throttled[d], m.slowdown_c, m.release_c)
+                    step_up = m_busy_power_w[c + 1] - m_busy_power_w[c] if c < m_max_idx else 0.0
+                    new, thr = _decide(gov, c, m_max_idx, m_slow_idx, util, m_up, m_down, wmean, mean_p, m_cap_w,
+                                       step_up, temp[d], throttled[d], m_slowdown_c, m_release_c)
                     throttled[d] = thr
                     if thr:
                         reason[d] = 0x40
-                    elif gov == 4 and new < m.max_idx:
+                    elif gov == 4 and new < m_max_idx:
                         reason[d] = 0x4
                     else:
                         reason[d] = 0
                     if new != c:
-                        if m.transition_ns > 0:
+                        if m_transition_ns > 0:
                             pend_idx[d] = new
-                            pend_at[d] = now + m.transition_ns
+                            pend_at[d] = now + m_transition_ns
                         else:
                             clk[d] = new
                     if tn == tl_t.shape[0]:
@@ -347,7 +363,7 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
                         tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
                     tl_t[tn] = now; tl_d[tn] = d; tl_c[tn] = clk[d]
                     tl_p[tn] = (energy[d] - e_row[d]) / (now - t_row[d]) if now > t_row[d] else 0.0
-                    tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = reason[d]
+                    tl_T[tn] = temp[d] if m_has_thermal else np.nan; tl_r[tn] = reason[d]
                     tn += 1
                     e_row[d] = energy[d]
                     t_row[d] = now
@@ -358,7 +374,7 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
             if slot_busy[sl] and free_at[sl] == now:
                 d = sl // S
                 if gov != 0:
-                    p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                    p = m_busy_power_w[clk[d]] if inflight[d] > 0 else m_idle_power_w
                     dt = now - seg_t[d]
                     energy[d] += p * dt
                     if inflight[d] > 0:
@@ -401,23 +417,23 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
     # the run ends at its last event: flush every device and close its timeline
     if not record or gov == 0:
         for s in range(nq * spq if record else 0):
-            clock_of[s] = m.start_idx
+            clock_of[s] = m_start_idx
     if track:
         for d in range(R):
             if gov != 0:
-                p = m.busy_power_w[clk[d]] if inflight[d] > 0 else m.idle_power_w
+                p = m_busy_power_w[clk[d]] if inflight[d] > 0 else m_idle_power_w
                 dt = now - seg_t[d]
                 energy[d] += p * dt
                 seg_t[d] = now
             else:  # fixed clock: busy power over busy time, idle power over the rest
-                energy[d] = m.busy_power_w[0] * busy_total[d] + m.idle_power_w * (now - busy_total[d])
+                energy[d] = m_busy_power_w[0] * busy_total[d] + m_idle_power_w * (now - busy_total[d])
             if now > t_row[d]:
                 if tn == tl_t.shape[0]:
                     tl_t = _grow_f(tl_t, tn); tl_d = _grow_f(tl_d, tn); tl_c = _grow_f(tl_c, tn)
                     tl_p = _grow_f(tl_p, tn); tl_T = _grow_f(tl_T, tn); tl_r = _grow_f(tl_r, tn)
                 tl_t[tn] = now; tl_d[tn] = d; tl_c[tn] = clk[d]
                 tl_p[tn] = (energy[d] - e_row[d]) / (now - t_row[d])
-                tl_T[tn] = temp[d] if m.has_thermal else np.nan; tl_r[tn] = reason[d]
+                tl_T[tn] = temp[d] if m_has_thermal else np.nan; tl_r[tn] = reason[d]
                 tn += 1
     n_s = nq * spq if record else 0
     return (
@@ -440,3 +456,38 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
         tl_T[:tn].copy(),
         tl_r[:tn].copy(),
     )
+
+
+@njit(cache=True)
+def _run_fixed(plan, m, rng, record, latency_bound_ns):
+    return _kernel(plan, m, rng, record, latency_bound_ns, False)
+
+
+@njit(cache=True)
+def _run_governed(plan, m, rng, record, latency_bound_ns):
+    return _kernel(plan, m, rng, record, latency_bound_ns, True)
+
+
+def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
+    """Simulate one run.
+
+    Parameters
+    ----------
+    plan : RunPlan
+    m : EngineModel
+    rng : numpy.random.Generator
+        The service-noise stream.
+    record : bool
+        False keeps no per-sample arrays (they come back empty): the peak search only needs
+        ``overlatency``, the count of samples with latency above ``latency_bound_ns`` (when >= 0).
+
+    Returns
+    -------
+    tuple
+        ``(query_issue_ns, start_ns, complete_ns, batch_id, device_id, clock_idx, queries_issued,
+        batches, ran_out, overlatency, energy_wns, end_ns, tl_t, tl_dev, tl_clock_idx, tl_power_w,
+        tl_temp_c, tl_reason)`` — ``energy_wns`` per device in W*ns, ``tl_*`` the device timeline.
+    """
+    if m.gov_kind == 0:
+        return _run_fixed(plan, m, rng, record, latency_bound_ns)
+    return _run_governed(plan, m, rng, record, latency_bound_ns)
