@@ -72,8 +72,8 @@ def test_schedule_picks_loadgens_samples(case, tmp_path):
     spq = 1 if eff.scenario.value == "Offline" else eff.samples_per_query
     n = lg_indices.shape[0] // spq
     assert lg_indices.shape[0] == n * spq > 0
-    if eff.scenario.value in ("Server", "Offline"):  # every generated query is issued
-        assert sched.query_count == detail["generated_query_count"]
+    assert eff.min_query_count == detail["effective_min_query_count"]
+    assert sched.query_count == detail["generated_query_count"]
     assert np.array_equal(sched.sample_indices(n), lg_indices)
 
 
