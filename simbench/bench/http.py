@@ -153,7 +153,8 @@ class HttpSUT(PooledSUT):
             meta = self._request("GET", "/v2")
         except (OSError, RuntimeError, ValueError, http.client.HTTPException):
             return False  # a plain KServe v2 server: JSON tensors
-        return "binary_tensor_data" in (meta.get("extensions") or [])
+        extensions = meta.get("extensions") if isinstance(meta, dict) else None
+        return isinstance(extensions, list) and "binary_tensor_data" in extensions
 
     def _encode_pool(self) -> None:
         """Serialise every pooled input once, and each batch size's body head and tail.

@@ -221,3 +221,39 @@ def test_answer_without_outputs_ends_the_run(tiny_model):
         srv0.server_close()
     assert run.status == "failed" and 'without "outputs"' in run.errors[0]
     assert len(run.trace) == 0
+
+
+@pytest.mark.parametrize("answer", [b"[1, 2]", b"not json", b'{"extensions": "binary_tensor_data"}'])
+def test_odd_server_metadata_means_json_tensors(tiny_model, answer):
+    """Whatever GET /v2 answers, the SUT falls back to JSON tensors (the standard protocol)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    import threading
+    import urllib.request
+
+    srv0, url0 = serve_onnx(tiny_model, name="tiny")
+    model_meta = urllib.request.urlopen(url0).read()
+
+    class Odd(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            data = model_meta if "models" in self.path else answer
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    odd = ThreadingHTTPServer(("127.0.0.1", 0), Odd)
+    threading.Thread(target=odd.serve_forever, daemon=True).start()
+    try:
+        sut = HttpSUT(f"http://127.0.0.1:{odd.server_address[1]}/v2/models/tiny")
+        sut.load_samples(())
+    finally:
+        odd.shutdown()
+        odd.server_close()
+        srv0.shutdown()
+        srv0.server_close()
+    assert sut.binary is False and sut.describe()["tensor_encoding"] == "json"
