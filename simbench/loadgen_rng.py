@@ -330,11 +330,12 @@ def query_sample_indices(
         if performance_issue_same:
             return np.full(spq, loaded[same], dtype=np.int64)
         full, rem = divmod(spq, L)
+        if not sample_concatenate_permutation:
+            return np.resize(loaded, spq)  # the loaded set repeated in order (cyclic), no draws
         parts = []
         for _ in range(full):
             block = loaded.copy()
-            if sample_concatenate_permutation:
-                rng.shuffle(block)
+            rng.shuffle(block)
             parts.append(block)
         parts.append(loaded[:rem])
         return np.concatenate(parts)[: spq * n]
