@@ -190,6 +190,10 @@ def validate_command(
         str, typer.Option(help="--simulator: poisson, gamma:CV, mmpp:RATIO[:BASE[:BURST]]; comma-separate for "
                           "several.", rich_help_panel=_LAW)
     ] = "poisson",
+    governor: Annotated[
+        str | None, typer.Option(help="--simulator: DVFS governor of the device, a simulate --governor spec (e.g. thermal:ambient_c=45,"
+                                 " power_cap:260); default the fixed-clock device.", rich_help_panel=_LAW)
+    ] = None,
     reference_queries: Annotated[
         int, typer.Option(help="--simulator: length of the reference sample giving the true quantiles.",
                           rich_help_panel=_SIM)
@@ -267,6 +271,12 @@ def validate_command(
         raise _bad("--tau-method", f"expected one of {', '.join(TAU_METHODS)}, got {tau_method!r}")
     rhos = _utilizations(utilization)
     out_console = console()
+    if governor is not None:
+        if simulator is None:
+            raise _bad("--governor", "needs --simulator PROFILE (the governor is the simulated device's)")
+        from simbench.sim.governors import parse_governor
+
+        parse_governor(governor)  # a bad spec fails here, naming --governor, before any work
     if procedure and simulator is None and law is not LawName.queue:
         raise _bad("--procedure", "needs --law queue or --simulator PROFILE (a correlated law)")
     if simulator is None and law is not LawName.queue:
@@ -285,7 +295,7 @@ def validate_command(
             console(stderr=True).print(f"figure written to {out}", markup=False)
         return
     if procedure:
-        laws = (_simulator_laws(simulator, model, rhos, batching, arrival, reference_queries, workers)
+        laws = (_simulator_laws(simulator, model, rhos, batching, arrival, reference_queries, workers, governor)
                 if simulator is not None else _queue_laws(rhos, mean_ms, arrival_shape))
         budget = (3e8 if simulator is not None else 3e10) if budget_queries is None else budget_queries
         jobs = [(label, repr(chosen), _procedure_run(chosen, p, conf, queries, replications, seed, budget, tau_method))
@@ -293,7 +303,7 @@ def validate_command(
     elif simulator is not None:
         jobs = _simulator_jobs(simulator, model, rhos, batching, arrival, p, conf, queries, replications, seed, restore,
                                3e8 if budget_queries is None else budget_queries, reference_queries, workers,
-                               min_restore_replications, tau_method)
+                               min_restore_replications, tau_method, governor)
     else:
         jobs = _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, seed, restore,
                            3e10 if budget_queries is None else budget_queries, tau_method)
@@ -363,12 +373,12 @@ def _queue_laws(rhos, mean_ms, arrival_shape):
                                               mean_service_ns=mean_ms * 1e6)) for rho in rhos]
 
 
-def _simulator_laws(profile, model, rhos, batching, arrival, reference_queries, workers):
+def _simulator_laws(profile, model, rhos, batching, arrival, reference_queries, workers, governor=None):
     from simbench.plan.coverage import SimulatorLaw
 
-    return [(f"{rho:g}, {policy}, {arrival_law}",
+    return [(f"{rho:g}, {policy}, {arrival_law}" + (f", {governor}" if governor else ""),
              SimulatorLaw(rho, batching=policy, arrival=arrival_law, profile=profile, model=model,
-                          reference_queries=reference_queries, workers=workers))
+                          reference_queries=reference_queries, workers=workers, governor=governor))
             for arrival_law in arrival.split(",") for policy in batching.split(",") for rho in rhos]
 
 
@@ -413,7 +423,7 @@ def _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, se
 
 
 def _simulator_jobs(profile, model, rhos, batching, arrival, p, conf, queries, replications, seed, restore,
-                    budget_queries, reference_queries, workers, min_restore, tau_method):
+                    budget_queries, reference_queries, workers, min_restore, tau_method, governor=None):
     from simbench.plan.coverage import SimulatorLaw
 
     jobs = []
@@ -421,7 +431,7 @@ def _simulator_jobs(profile, model, rhos, batching, arrival, p, conf, queries, r
         for policy in batching.split(","):
             for rho in rhos:
                 law = SimulatorLaw(rho, batching=policy, arrival=arrival_law, profile=profile, model=model,
-                                   reference_queries=reference_queries, workers=workers)
+                                   reference_queries=reference_queries, workers=workers, governor=governor)
 
                 def run(law=law):
                     from simbench.stats import validate_correlated
@@ -433,7 +443,7 @@ def _simulator_jobs(profile, model, rhos, batching, arrival, p, conf, queries, r
                                                  skip_unaffordable=True, tau_method=tau_method)
                     return {"result": result, "reference": reference, "target_qps": law.target_qps}
 
-                jobs.append((f"{rho:g}, {policy}, {arrival_law}", repr(law), run))
+                jobs.append((f"{rho:g}, {policy}, {arrival_law}" + (f", {governor}" if governor else ""), repr(law), run))
     return jobs
 
 

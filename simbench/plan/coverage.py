@@ -118,11 +118,12 @@ def _materialise(spec: tuple):
     from simbench.sim import sut_from_profile
     from simbench.plan.peak import capacity_qps
 
-    profile, model, batching, utilization, arrival = spec
+    profile, model, batching, utilization, arrival, governor = spec
     # "dynamic" alone is the profile's own batcher (A100: 128 / 4000 us); anything else is the
-    # --batching grammar of simulate and benchmark.
+    # --batching grammar of simulate and benchmark. The governor (a simulate --governor spec)
+    # does not change the utilization's reference: it is of the device at its reference clock.
     chosen = None if batching == "dynamic" else parse_batching(batching)
-    sut = sut_from_profile(load_profile(profile), model, Scenario.Server, batching=chosen)
+    sut = sut_from_profile(load_profile(profile), model, Scenario.Server, batching=chosen, governor=governor)
     settings = dataclasses.replace(
         official_settings(model, "Server"), server_target_qps=float(utilization) * capacity_qps(sut)
     )
@@ -213,6 +214,7 @@ class SimulatorLaw:
     reference_runs: int = 5
     reference_seed: int = 0
     workers: int = 0
+    governor: str | None = None
     _state: dict = field(default_factory=dict, repr=False, compare=False)
 
     name = "simulator"
@@ -233,12 +235,13 @@ class SimulatorLaw:
     def __repr__(self) -> str:
         return (
             f"SimulatorLaw({self.profile}/{self.model} Server, utilization={self.utilization:g}, "
-            f"batching={self.batching!r}, arrival={self.arrival!r})"
+            f"batching={self.batching!r}, arrival={self.arrival!r}"
+            + (f", governor={self.governor!r})" if self.governor else ")")
         )
 
     @property
     def _spec(self) -> tuple:
-        return (self.profile, self.model, self.batching, float(self.utilization), self.arrival)
+        return (self.profile, self.model, self.batching, float(self.utilization), self.arrival, self.governor)
 
     @property
     def target_qps(self) -> float:

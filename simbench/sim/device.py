@@ -134,6 +134,12 @@ class DeviceModel:
                     )
             if g.kind == "thermal" and self.dvfs.thermal is None:
                 raise ValueError(f"--governor {g.spec}: this profile has no dvfs.thermal constants")
+        if g is not None and "ambient_c" in g.params:
+            if self.ambient_c is not None and self.ambient_c != g.params["ambient_c"]:
+                raise ValueError(
+                    f"--ambient-c {self.ambient_c:g} and --governor {g.spec}: two ambient temperatures; give one"
+                )
+            object.__setattr__(self, "ambient_c", float(g.params["ambient_c"]))
         if self.ambient_c is not None:
             if self.dvfs is None or self.dvfs.thermal is None:
                 raise ValueError("--ambient-c: this profile has no dvfs.thermal constants to apply it to")

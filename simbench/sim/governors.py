@@ -12,11 +12,15 @@ Spellings (``simbench simulate --governor SPEC``; ``--power-cap-w W`` is ``power
                                     one step down; else one step up if the last period's power
                                     plus the busy-power step x utilization stays <= W
                                     (NVIDIA's SW power cap, NVML reason SwPowerCap 0x4)
-    thermal[:period_ms=100,transition_us=0]
+    thermal[:period_ms=100,transition_us=0,ambient_c=C]
                                     max boost clock until the RC temperature reaches the profile's
                                     slowdown_c, then half the max clock (NVML HwSlowdown "reducing
                                     the core clocks by a factor of 2 or more", 0x8/0x40) until it
                                     falls to slowdown_c - hysteresis_c
+
+Any governor also takes ``ambient_c=C``: the ambient temperature of the thermal model (the
+same as ``--ambient-c``; a spec string then carries the whole device setting, e.g. for
+``simbench stats validate --governor`` or a plan's RunSpec).
 
 Every governor acts at ticks ``k * period`` (k = 1, 2, ...) of its device; a clock change takes
 effect ``transition_us`` after the tick that chose it (``transition_us < period``). The decision
@@ -73,6 +77,7 @@ _BOUNDS = {
     "period_ms": (0.01, 60_000.0),
     "transition_us": (0.0, 60_000_000.0),
     "window_ms": (0.01, 3_600_000.0),
+    "ambient_c": (-50.0, 150.0),
 }
 
 _FORMS = (
@@ -171,10 +176,10 @@ def parse_governor(text: str, flag: str = "--governor") -> GovernorSpec:
         key = key.strip()
         if not eq:
             raise ValueError(f"{flag} {text!r}: expected key=value, got {p!r}")
-        if key not in params:
+        if key not in params and key != "ambient_c":
             raise ValueError(
                 f"{flag} {text!r}: {kind} has no parameter {key!r}; it takes "
-                + (", ".join(sorted(params)) or "none")
+                + ", ".join(sorted(params) + ["ambient_c"])
             )
         v = _number(flag, text, key, raw.strip())
         lo, hi = _BOUNDS[key]

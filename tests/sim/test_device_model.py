@@ -205,3 +205,21 @@ def test_governor_needs_device_data():
         make_sut(table=TABLE, dvfs=demo_dvfs(), compute_share=SHARE, governor="fixed:650")
     with pytest.raises(ValueError, match="ambient-c"):
         make_sut(table=TABLE, dvfs=demo_dvfs(), compute_share=SHARE, governor="thermal", ambient_c=95.0)
+
+
+def test_ambient_in_the_spec_string():
+    sut = _sut("thermal:ambient_c=40")
+    assert sut.device_model.ambient == 40.0
+    with pytest.raises(ValueError, match="two ambient temperatures"):
+        _sut("thermal:ambient_c=40", ambient=30.0)
+
+
+def test_simulator_law_takes_a_governor():
+    from simbench.plan.coverage import SimulatorLaw
+
+    law = SimulatorLaw(0.5, reference_queries=20_000, reference_runs=2, workers=1, governor="power_cap:200")
+    assert "power_cap:200" in repr(law)
+    x = law.sample(2000, seed=1)
+    assert x.shape == (2000,) and np.all(x > 0)
+    with pytest.raises(ValueError, match="unknown governor"):
+        SimulatorLaw(0.5, reference_queries=20_000, reference_runs=2, workers=1, governor="turbo")
