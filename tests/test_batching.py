@@ -102,3 +102,15 @@ def test_stats_simulator_law_reads_the_same_grammar():
     assert _materialise(SimulatorLaw(0.3, batching="16", workers=1)._spec)[1].batching == parse_batching("dynamic:16")
     with pytest.raises(ValueError, match=re.escape("--batching: expected none | N | dynamic:MAX_BATCH")):
         SimulatorLaw(0.3, batching="static:8", workers=1)
+
+
+@pytest.mark.parametrize("text", ["none", "8", "dynamic:4:100"])
+def test_simulated_and_real_sut_describe_batching_alike(text):
+    """Trace metadata names a policy with the same fields whichever SUT ran it."""
+    from simbench.bench.sut import CallableSUT
+    from simbench.testing import make_sut
+
+    policy = parse_batching(text)
+    sim = make_sut(batching=policy).describe()["batching"]
+    real = CallableSUT(lambda i: None, batching=policy).describe()["batching"]
+    assert sim == real == {"kind": policy.kind, "max_batch": policy.max_batch, "timeout_us": policy.timeout_us}

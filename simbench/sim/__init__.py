@@ -139,7 +139,7 @@ class SimulatedSUT:
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "batching": self.batching.model_dump(),
+            "batching": self.batching.describe(),  # the same fields as a real SUT's
             "replicas": self.replicas,
             "latency_table": {
                 "batch": self.batch_points.tolist(),
