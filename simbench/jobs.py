@@ -11,6 +11,7 @@ per scenario (``simbench.results.write_scenario``, the writer ``simbench benchma
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -286,6 +287,7 @@ def simulate_job(
 
     arrivals = parse_arrivals(opts.arrival) if opts.arrival else None
     governor = governor_from_options(opts)
+    opts = with_fixed_rate(opts, arrivals)
     if opts.replicas is not None and not 1 <= opts.replicas <= MAX_REPLICAS:
         raise SimbenchInputError(f"--replicas: expected 1..{MAX_REPLICAS} (the profile schema's bound), got {opts.replicas}")
     _, service_seed = _seed_overrides(opts.seed)
@@ -436,6 +438,30 @@ def governor_from_options(opts: SimulateOptions):
             " e.g. --governor thermal --ambient-c 40"
         )
     return gov
+
+
+def with_fixed_rate(opts, arrivals):
+    """Options with ``target_qps`` set to the mean rate an arrival law fixes
+    (``trace:NAME@RATE`` / ``@native``), which then applies to Server only.
+
+    Raises
+    ------
+    SimbenchInputError
+        ``--target-qps`` disagreeing with that rate, or scenarios other than Server.
+    """
+    fixed = getattr(arrivals, "fixed_rate_qps", None)
+    if fixed is None:
+        return opts
+    if opts.target_qps is not None and not math.isclose(opts.target_qps, fixed, rel_tol=1e-9):
+        raise SimbenchInputError(
+            f"--arrival {opts.arrival}: fixes the mean rate at {fixed:g} QPS but --target-qps is"
+            f" {opts.target_qps:g}; drop one (trace:NAME without @ follows --target-qps)"
+        )
+    if any(s is not Scenario.Server for s in opts.scenarios):
+        raise SimbenchInputError(
+            f"--arrival {opts.arrival}: a fixed-rate trace applies to Server only; add --scenario Server"
+        )
+    return dataclasses.replace(opts, target_qps=float(fixed))
 
 
 def peak_metadata(peak) -> dict[str, Any] | None:

@@ -227,6 +227,17 @@ def prepare(spec: RunSpec) -> Prepared:
             f"model: profile {profile.name!r} has no model {model!r}; it has " + ", ".join(profile.models)
         )
     scenario = Scenario.parse(spec.scenario)
+    try:
+        arrivals = parse_arrivals(spec.arrival) if spec.arrival else None
+    except ValueError as exc:
+        raise SimbenchInputError(str(exc).replace("--arrival", "arrival")) from None
+    fixed = getattr(arrivals, "fixed_rate_qps", None)
+    if fixed is not None:
+        if spec.target_qps is not None and not math.isclose(spec.target_qps, fixed, rel_tol=1e-9):
+            raise SimbenchInputError(
+                f"arrival {spec.arrival}: fixes the mean rate at {fixed:g} QPS but target_qps is {spec.target_qps:g}; drop one"
+            )
+        spec = dataclasses.replace(spec, target_qps=float(fixed))
     opts = SimulateOptions(
         profile=spec.profile,
         model=model,
@@ -288,10 +299,6 @@ def prepare(spec: RunSpec) -> Prepared:
         except ValueError as exc:
             raise SimbenchInputError(f"batching: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}") from None
         sut = dataclasses.replace(sut, batching=new)
-    try:
-        arrivals = parse_arrivals(spec.arrival) if spec.arrival else None
-    except ValueError as exc:
-        raise SimbenchInputError(str(exc).replace("--arrival", "arrival")) from None
     if spec.seed is not None and spec.seed < 0:
         raise SimbenchInputError(f"seed: expected an integer >= 0, got {spec.seed}")
     _, service_seed = _seed_overrides(spec.seed)
@@ -440,6 +447,18 @@ def peak_for_spec(spec: RunSpec, *, on_probe=None):
     """
     from simbench.plan.peak import find_peak_qps
 
+    if spec.arrival:
+        from simbench.arrivals import parse_arrivals
+
+        try:
+            law = parse_arrivals(spec.arrival)
+        except ValueError as exc:
+            raise SimbenchInputError(str(exc)) from None
+        if getattr(law, "fixed_rate_qps", None) is not None:
+            raise SimbenchInputError(
+                f"--arrival {spec.arrival}: fixes the mean rate, so there is no QPS to search; use"
+                " trace:NAME without @ (its gaps rescaled to each probe's rate)"
+            )
     p = prepare(dataclasses.replace(spec, scenario="Server", find_peak=True))
     result = find_peak_qps(
         p.settings,
