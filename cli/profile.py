@@ -269,9 +269,11 @@ def fit_cmd(
     form: Annotated[str, typer.Option(help="'line' (latency = fixed + per-sample cost, median regression) or 'table' (median per batch size).")] = "line",
     min_batches: Annotated[int, typer.Option("--min-batches", help="Fewest batches each batch size must have.")] = 3,
     description: Annotated[str, typer.Option(help="Model description for the profile.")] = "",
+    concurrent_trace: Annotated[Optional[list[str]], typer.Option("--concurrent-trace", help="A trace of the same SUT with >= 2 workers: fits the stream-sharing gain into the Server/Offline harness (the --trace runs are the one-worker baseline).")] = None,
 ) -> None:
     """Fit latency(batch) and the noise law of one model from real traces and write it into a
-    profile, with the traces as provenance.
+    profile, with the traces as provenance; --concurrent-trace adds how latency and
+    throughput change with concurrent workers (the profile's streams).
 
     Example: simbench profile fit --trace ss/SingleStream/trace.parquet --trace off8/Offline/trace.parquet --into local.yaml --model resnet50
     """
@@ -293,9 +295,37 @@ def fit_cmd(
     for label, tr in _read_traces(trace):
         bt = batch_service_times(tr, label)
         times = bt if times is None else times + bt
+    single_worker = [t for t in times.traces if (t.get("workers") or 1) != 1]
+    if single_worker and concurrent_trace:
+        raise ValueError(
+            "--trace: with --concurrent-trace the --trace runs are the one-worker baseline, but "
+            + ", ".join(f"{t['path']} has {t['workers']} workers" for t in single_worker)
+        )
+    streams = None
+    cfit = None
+    if concurrent_trace:
+        from simbench.profiles.concurrency import fit_concurrency
+
+        conc = None
+        for label, tr in _read_traces(concurrent_trace):
+            bt = batch_service_times(tr, label)
+            conc = bt if conc is None else conc + bt
+        workers = {t.get("workers") for t in conc.traces}
+        if len(workers) != 1 or not isinstance(next(iter(workers)), int) or next(iter(workers)) < 2:
+            raise ValueError(f"--concurrent-trace: expected traces of one SUT with >= 2 workers (sut.workers in the trace metadata), got workers {sorted(map(str, workers))}")
+        k = next(iter(workers))
+        cfit = fit_concurrency(times, conc, k)
+        streams = {"count": k, "gain": round(cfit.gain, 6), "source": (
+            f"simbench profile fit: stream-sharing gain by least squares of k / (1 + g (k - 1)) on the per-batch "
+            f"slowdowns of {', '.join(t['path'] for t in conc.traces)} ({k} workers) against the one-worker medians; "
+            f"throughput ratio {cfit.throughput_ratio:.3f}, median slowdown by batches in flight {cfit.slowdown_by_in_flight}")}
+        from simbench.profiles.schema import ScenarioHarness
+
+        if "streams" not in ScenarioHarness.model_fields:
+            raise ValueError("--concurrent-trace: this simbench has no device-model streams field to hold the fit")
     fit = fit_latency(times, form=form, min_batches=min_batches)
     frameworks = sorted({str(t.get("sut")) for t in times.traces if t.get("sut")})
-    entry = fitted_model(fit, times, description=description, framework=", ".join(frameworks))
+    entry = fitted_model(fit, times, description=description, framework=", ".join(frameworks), streams=streams)
     prof = fit_into_profile(target, model, entry)
     write_profile(prof, target)
     c = console()
@@ -305,3 +335,5 @@ def fit_cmd(
         e = fit.empirical[s]
         c.print(f"  batch {s}: {n} batches, latency {m / 1e6:,.3f} ms (raw p50 {e['p50'] / 1e6:,.3f}, p99 {e['p99'] / 1e6:,.3f} ms)")
     c.print("  noise: " + ", ".join(f"q({p:g})={m:.3f}" for p, m in fit.noise_points))
+    if cfit is not None:
+        c.print(f"  concurrency: {cfit.workers} workers, throughput x{cfit.throughput_ratio:.2f}, stream-sharing gain {cfit.gain:.3f}")

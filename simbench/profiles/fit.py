@@ -17,7 +17,9 @@ together). With ``b`` the batch size:
   (least absolute deviations: ``statsmodels.QuantReg`` at q = 0.5, Koenker & Bassett 1978;
   robust to outlying batches) over every batch (``form='line'``), or the sample median of
   each batch size (``form='table'``: the same regression on one indicator per size), so a
-  curve that is not a line is kept;
+  curve that is not a line is kept; medians that fall as the batch grows (noise) are
+  pooled by isotonic regression (pool-adjacent-violators), since the schema requires a
+  non-decreasing table;
 * tail: ``q_p(b) = a_p + c_p * b`` for p = 0.90, 0.99 by quantile regression (QuantReg),
   reported beside the noise law's own tail as a check;
 * noise: the multipliers ``m_i = service_i / latency(b_i)`` pooled over all batches; the
@@ -214,6 +216,13 @@ def fit_latency(times: BatchTimes, *, form: str = "line", min_batches: int = 3) 
         med = np.array([a + c * s for s in sizes], float)
     else:
         med = np.array([np.median(y[times.batch_size == s]) for s in sizes], float)
+    if np.any(np.diff(med) < 0):
+        # A batch never runs faster than a smaller one on the same device; noisy medians that
+        # say otherwise are pooled by isotonic regression (pool-adjacent-violators, weighted
+        # by batch counts: scipy.optimize.isotonic_regression).
+        from scipy.optimize import isotonic_regression
+
+        med = np.asarray(isotonic_regression(med, weights=counts.astype(float), increasing=True).x, float)
     if np.any(med <= 0):
         raise ValueError(f"fitted latency is not positive at some batch size ({med.tolist()}); use --form table")
     lookup = dict(zip(sizes.tolist(), med))
@@ -235,12 +244,14 @@ def fit_latency(times: BatchTimes, *, form: str = "line", min_batches: int = 3) 
 
 
 def fitted_model(fit: LatencyFit, times: BatchTimes, *, description: str = "", framework: str = "",
-                 replicas: int = 1):
+                 replicas: int = 1, streams: dict | None = None):
     """A validated ``ModelProfile`` from a fit: the table of fitted medians, the quantile
     noise law, simbench's scenario conventions, and the traces as provenance.
 
-    ``replicas`` is the number of concurrent workers the simulated device should run
-    (``simbench.profiles.concurrency``); 1 = the traces' own concurrency is in the table.
+    ``replicas`` is the number of devices behind one queue. ``streams`` (``{count, gain,
+    source}``, from ``simbench.profiles.concurrency.fit_concurrency``) puts the measured
+    concurrency into the Server and Offline harness: up to ``count`` batches in flight on
+    the device, each slowed by the device model's stream rule.
     """
     from simbench.profiles.schema import ModelProfile
 
@@ -291,6 +302,12 @@ def fitted_model(fit: LatencyFit, times: BatchTimes, *, description: str = "", f
         },
         "source": src,
     }
+    if streams is not None:
+        for scen in ("Server", "Offline"):
+            data["scenarios"][scen]["streams"] = dict(streams)
+            if scen == "Offline":
+                g, k = streams["gain"], streams["count"]
+                data["scenarios"][scen]["settings"]["offline_expected_qps"] *= 1 + g * (k - 1)
     return ModelProfile.model_validate(data)
 
 
