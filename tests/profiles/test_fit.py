@@ -142,3 +142,39 @@ def test_cli_fit_on_a_fresh_mlcommons_engine_trace(tmp_path):
     r = _cli("profile", "fit", "--trace", "run/Offline/loadgen", "--into", "q.yaml", "--model", "tiny", cwd=tmp_path)
     assert r.returncode == 2
     assert "(LoadGen log import): the trace has no start_ns and no batch_id columns" in r.stderr
+
+
+def test_table_medians_that_fall_with_batch_are_pooled_isotonically():
+    sizes = np.repeat([1, 2, 4], 5)
+    service = np.repeat([10.0, 30.0, 20.0], 5)  # batch 4 "faster" than batch 2: noise
+    bt = BatchTimes(sizes, service, np.zeros(15, np.int64), np.zeros(15, np.int64), np.zeros(15, np.int64), [{}])
+    fit = fit_latency(bt, form="table")
+    assert fit.median_ns == pytest.approx((10.0, 25.0, 25.0))  # PAVA: equal weights pool 30 and 20
+
+
+def _concurrent_trace(n, service_ns, workers=2):
+    """``workers`` batches of one sample always in flight, each taking ``service_ns``."""
+    rows = {k: [] for k in ("query_id", "sample_index", "issue_ns", "complete_ns", "start_ns", "batch_id", "device_id")}
+    for i in range(n):
+        w, slot = i % workers, i // workers
+        start = slot * service_ns
+        for k, v in (("query_id", i), ("sample_index", i), ("issue_ns", 0), ("start_ns", start),
+                     ("complete_ns", start + service_ns), ("batch_id", i), ("device_id", w)):
+            rows[k].append(v)
+    cols = {k: np.array(v, np.int64) for k, v in rows.items()}
+    return Trace(metadata={"scenario": "Offline", "engine": "simbench", "sut": {"name": "onnx:x", "workers": workers}}, **cols)
+
+
+def test_cli_fit_concurrent_trace_writes_streams(tmp_path):
+    from simbench.profiles import load_profile
+
+    write_trace(_trace([1] * 20, [1_000_000] * 20), tmp_path / "one.parquet")
+    write_trace(_concurrent_trace(40, 1_250_000), tmp_path / "two.parquet")  # 2 / (1 + g) = 1.25: g = 0.6
+    r = _cli("profile", "fit", "--trace", "one.parquet", "--concurrent-trace", "two.parquet", "--into", "p.yaml",
+             "--model", "m", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    m = load_profile(tmp_path / "p.yaml").models["m"]
+    for scen in ("Server", "Offline"):
+        st = m.scenarios[scen].streams
+        assert st.count == 2 and st.gain == pytest.approx(0.6, abs=1e-6)
+    assert m.scenarios["SingleStream"].streams is None
