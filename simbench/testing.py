@@ -152,3 +152,59 @@ def demo_dvfs(thermal: bool = True, **overrides):
         }
     data.update({k: v(x) for k, x in overrides.items()})
     return DvfsModel.model_validate(data)
+
+
+_ERROR_HOOK = (
+    "<script>window.__sbErrors=[];window.addEventListener('error',function(e){window.__sbErrors.push(String(e.message))});"
+    "(function(){var o=console.error;console.error=function(){window.__sbErrors.push(Array.from(arguments).join(' '));"
+    "o.apply(console,arguments)}})();window.addEventListener('load',function(){setTimeout(function(){"
+    "var d=document.createElement('div');d.id='sb-errors';d.textContent=JSON.stringify(window.__sbErrors);"
+    "document.body.appendChild(d)},500)});</script>"
+)
+
+
+def check_html_in_chromium(page, screenshot=None, *, timeout_s: float = 180.0) -> dict:
+    """Open an HTML page in headless Chromium (the Debian ``chromium`` package) and report
+    what it drew: JavaScript errors and ``console.error`` calls, and for every
+    ``<section class="sb-figure">`` whether plotly drew it (an ``svg.main-svg`` inside).
+
+    A copy of the page with a tiny error-recording script added first in ``<head>`` is what
+    Chromium loads (the page itself is not changed). With ``screenshot`` a PNG of the page
+    is written there too.
+
+    Returns
+    -------
+    dict
+        ``errors`` (list of str), ``figures`` (count), ``drawn`` (count), ``names`` (the
+        figures not drawn).
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``chromium`` on PATH (``apt-get install chromium``).
+    """
+    import json
+    import re
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise FileNotFoundError("chromium: not on PATH; install it (Debian: apt-get install -y chromium)")
+    text = Path(page).read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as d:
+        probe = Path(d) / "probe.html"
+        probe.write_text(text.replace("<head>", "<head>" + _ERROR_HOOK, 1), encoding="utf-8")
+        common = [exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                  f"--user-data-dir={d}/profile", "--virtual-time-budget=30000"]
+        dom = subprocess.run([*common, "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=timeout_s).stdout
+        if screenshot is not None:
+            subprocess.run([*common, "--window-size=1280,6000", f"--screenshot={Path(screenshot).resolve()}", probe.as_uri()],
+                           capture_output=True, text=True, timeout=timeout_s)
+    m = re.search(r'id="sb-errors">([^<]*)<', dom)
+    errors = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&")) if m else ["the page never finished loading"]
+    sections = dom.split('class="sb-figure"')[1:]
+    names = [re.search(r'data-name="([^"]*)"', s).group(1) for s in sections if 'class="main-svg"' not in s]
+    return {"errors": errors, "figures": len(sections), "drawn": len(sections) - len(names), "names": names}
