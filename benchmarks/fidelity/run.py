@@ -93,22 +93,22 @@ def _peak(qps: list[float], p99: list[float], bound: float) -> float | str:
     return "> highest load"
 
 
-def run(out: Path, quick: bool, repeats: int) -> dict:
+def run(out: Path, quick: bool, repeats: int, models: tuple[str, ...] = tuple(MODELS)) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     log: list = []
     res: dict = {"quick": quick, "repeats": repeats, "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "load_average_start": os.getloadavg(), "commands": log, "models": {}}
     qi = 1 if quick else 0
     profile = out / "local.yaml"
-    models = ",".join(MODELS)
-    _cli(["profile", "build", "--out", str(profile), "--threads", "1", "--models", models], log, out)
+    _cli(["profile", "build", "--out", str(profile), "--threads", "1", "--models", ",".join(models)], log, out)
     from simbench.profiles import load_profile
 
     roofline_prof = load_profile(profile)
     res["roofline"] = {k: getattr(roofline_prof.roofline, k).value for k in
                        ("fp32_flops_per_s", "memory_bytes_per_s", "dispatch_overhead_ns")}
     common = ["--threads", "1", "--min-duration-s"]
-    for m, cfg in MODELS.items():
+    for m in models:
+        cfg = MODELS[m]
         mres: dict = {}
         d = out / m
         ss_dir = d / "ss"
@@ -284,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="fidelity_results")
     ap.add_argument("--quick", action="store_true", help="short runs (smoke test, ~6 min)")
     ap.add_argument("--repeats", type=int, default=None, help="real runs per Server point [3; quick: 2]")
+    ap.add_argument("--models", default=",".join(MODELS), help=f"comma list of {', '.join(MODELS)} [all]")
     ap.add_argument("--tables-only", action="store_true", help="re-render tables and figure from results.json")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -293,7 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         repeats = args.repeats or (2 if args.quick else 3)
         if repeats < 1:
             ap.error("--repeats: expected >= 1")
-        res = run(out, args.quick, repeats)
+        models = tuple(m.strip() for m in args.models.split(",") if m.strip())
+        bad = [m for m in models if m not in MODELS]
+        if bad or not models:
+            ap.error(f"--models: expected names from {', '.join(MODELS)}, got {args.models!r}")
+        res = run(out, args.quick, repeats, models)
     text = tables(res)
     (out / "tables.md").write_text(text + "\n")
     figure(res, out / "fidelity.html")

@@ -314,7 +314,9 @@ def fitted_model(fit: LatencyFit, times: BatchTimes, *, description: str = "", f
 def fit_into_profile(path: str | Path, model_name: str, model, *, host: dict | None = None,
                      profile_name: str | None = None):
     """The profile at ``path`` with ``models[model_name]`` set to ``model`` (first, so it is
-    the default model, if the file is new), or a new profile of this machine.
+    the default model, if the file is new), or a new profile of this machine. An entry it
+    replaces hands over its ``compute_share`` / ``compute_bound_share`` (the roofline's,
+    which a trace cannot give).
 
     Returns
     -------
@@ -335,6 +337,12 @@ def fit_into_profile(path: str | Path, model_name: str, model, *, host: dict | N
     if p.exists():
         data = load_profile(p).model_dump(mode="json", exclude_unset=True)
         models = {k: v for k, v in data["models"].items() if k != "_roofline_only"}
+        old = models.get(model_name, {})
+        for key in ("compute_share", "compute_bound_share"):
+            # a trace says how long a batch takes, not which part scales with clock: keep the
+            # roofline's answer (from simbench profile build) for the device model
+            if key in old and key not in entry:
+                entry[key] = old[key]
         models[model_name] = entry
         data["models"] = models
         return HardwareProfile.model_validate(data)

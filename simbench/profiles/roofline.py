@@ -381,7 +381,9 @@ def predict_latency(costs: GraphCosts, rates: RooflineRates, batches=(1, 2, 4, 8
 def predicted_model(pred: Prediction, *, description: str, profile_name: str, max_batch: int | None = None):
     """A ``ModelProfile`` whose latency table is a roofline prediction (no model was run).
 
-    Noise is ``none`` (a roofline has no spread); scenarios follow the simulator's
+    ``compute_share`` (per batch) and ``compute_bound_share`` (batch 1) are the prediction's
+    compute-bound shares, the part the device model scales with clock. Noise is ``none`` (a
+    roofline has no spread); scenarios follow the simulator's
     conventions (SingleStream and Server none; MultiStream 8 at once; Offline dynamic up to
     ``max_batch`` [default: the largest predicted batch]) with expected latency/QPS set from
     the prediction so LoadGen-length runs are sized right.
@@ -424,6 +426,10 @@ def predicted_model(pred: Prediction, *, description: str, profile_name: str, ma
                         "source": scen_src},
         },
         "compute_bound_share": float(np.interp(1, pred.batches, pred.compute_bound_share)),
+        "compute_share": {"points": [
+            {"batch": b, "share": round(float(sh), 6), "source": how,
+             "note": "DERIVED: time in nodes whose ops/rate exceeds bytes/bandwidth, over latency(b)"}
+            for b, sh in zip(pred.batches, pred.compute_bound_share)]},
         "source": how,
     }
     return ModelProfile.model_validate(data)

@@ -178,3 +178,27 @@ def test_cli_fit_concurrent_trace_writes_streams(tmp_path):
         st = m.scenarios[scen].streams
         assert st.count == 2 and st.gain == pytest.approx(0.6, abs=1e-6)
     assert m.scenarios["SingleStream"].streams is None
+
+
+def test_fit_into_a_built_profile_keeps_the_roofline_compute_share(tmp_path):
+    """profile build writes a roofline entry with compute_share; fitting the same model from
+    traces replaces its latency but keeps that share (what scales with clock)."""
+    from simbench.profiles import load_profile
+    from simbench.profiles.dump import write_profile
+    from simbench.profiles.fit import fit_into_profile, fitted_model
+    from simbench.profiles.roofline import RooflineRates, graph_costs, predict_latency, predicted_model
+    from simbench.bench.models import tiny_cnn
+    from simbench.profiles.schema import HardwareProfile
+
+    pred = predict_latency(graph_costs(tiny_cnn()), RooflineRates(1e10, 1e10, 1e9, 1000.0, 4.0,
+                           {"compute": "c", "conv": "c", "memory": "m", "overhead": "o"}), (1, 2, 4))
+    rm = predicted_model(pred, description="tiny", profile_name="p")
+    assert [p.share for p in rm.compute_share.points] == pytest.approx(list(pred.compute_bound_share), abs=1e-6)
+    prof = HardwareProfile.model_validate({"name": "p", "device": "cpu", "models": {
+        "tiny": rm.model_dump(mode="json", exclude_unset=True)}})
+    write_profile(prof, tmp_path / "p.yaml")
+    bt = batch_service_times(_trace([1] * 5, [1000] * 5), "t")
+    new = fit_into_profile(tmp_path / "p.yaml", "tiny", fitted_model(fit_latency(bt), bt))
+    m = new.models["tiny"]
+    assert m.latency.points[0].latency_ns == 1000.0
+    assert m.compute_share == rm.compute_share and m.compute_bound_share == rm.compute_bound_share
