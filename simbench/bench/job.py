@@ -192,6 +192,9 @@ def benchmark_job(
             emit("scenario_start", {"scenario": scenario.value, "settings": settings})
             meta = {"model_conf": opts.model, "sut_spec": opts.sut, "command_options": _opts_meta(opts)}
             interrupted = False
+            from simbench.bench.power import PowerSampler
+
+            sampler = PowerSampler.start()  # measured power where the machine exposes it, else None
             try:
                 if opts.engine == "simbench":
                     run = LoadGenerator(
@@ -220,8 +223,19 @@ def benchmark_job(
                     )
             except BenchmarkInterrupted as exc:
                 run, interrupted = exc.run, True
+            finally:
+                timeline = sampler.stop() if sampler is not None else None
+            if timeline is not None and run.summary is not None and len(run.trace):
+                from simbench.summary import device_power_stats
+
+                run.summary.extra["device_power"] = device_power_stats(timeline, len(run.trace))
             with g.protected():  # further signals wait until the run is on disk
                 write_run(run, out_dir)
+                if timeline is not None:
+                    from simbench.timeline import write_timeline
+
+                    with folder.writing(f"{scenario.value}/device_timeline.parquet") as tmp:
+                        write_timeline(timeline, tmp)
             outcome = BenchmarkOutcome(scenario, run, settings, out_dir, opts.engine)
             if not interrupted:
                 outcomes.append(outcome)

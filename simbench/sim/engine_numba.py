@@ -41,8 +41,6 @@ from numba import njit
 
 from simbench.profiles.latency import (
     clock_scale,
-    device_service_time_ns,
-    draw_multiplier,
     interp_latency_ns,
     interp_share,
     quantile_multiplier,
