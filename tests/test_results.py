@@ -13,6 +13,7 @@ from simbench.settings import Scenario, TestSettings, resolve
 from simbench.trace import Trace, read_trace
 
 FILES = {"trace.parquet", "mlperf_log_summary.txt", "mlperf_log_detail.txt", "summary.json"}
+TIMELINE = "device_timeline.parquet"
 RUN_KEYS = {"kind", "engine", "run_status", "run_errors", "wall_s", "sut", "host", "sample_count_in_trace"}
 META_KEYS = {"kind", "engine", "scenario", "settings", "effective_settings", "sut", "sut_name", "seeds",
              "generated_query_count", "ran_out_of_queries", "run_status", "errors", "simbench_version", "host"}
@@ -34,7 +35,10 @@ def test_simulate_and_benchmark_write_the_same_files_and_keys(tmp_path):
     _sim(tmp_path / "sim")
     _bench(tmp_path / "bench")
     sim_d, bench_d = tmp_path / "sim" / "Server", tmp_path / "bench" / "Server"
-    assert {p.name for p in sim_d.iterdir()} == FILES == {p.name for p in bench_d.iterdir()}
+    # a profile with a device model also writes its device timeline (docs/dvfs.md); a real run
+    # does where the machine has power meters (none here)
+    assert {p.name for p in sim_d.iterdir()} == FILES | {TIMELINE}
+    assert {p.name for p in bench_d.iterdir()} - {TIMELINE} == FILES
     sj = json.loads((sim_d / "summary.json").read_text())
     bj = json.loads((bench_d / "summary.json").read_text())
     assert RUN_KEYS <= set(sj) and RUN_KEYS <= set(bj)
