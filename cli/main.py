@@ -13,8 +13,11 @@ def _quiet_interrupt_hook(exc_type, exc, tb, _default=sys.excepthook):
     """A Ctrl-C that lands while the CLI is still importing (before any command installed its
     handler) ends with one line, not a traceback of the import machinery."""
     if issubclass(exc_type, KeyboardInterrupt):
+        import os
+
         print("interrupted", file=sys.stderr)
-        return
+        sys.stderr.flush()
+        os._exit(130)  # nothing has run yet; the documented code, not a re-raised SIGINT
     _default(exc_type, exc, tb)
 
 
@@ -90,10 +93,14 @@ def main() -> None:
     stdout/stderr are wrapped so that a reader that goes away (``| head``) never stops a
     run: output is dropped, files are still written, and the exit code is the run's own.
     """
-    from simbench.cli._common import install_pipe_safe_streams
+    from simbench.cli._common import install_pipe_safe_streams, signal_note
+    from simbench.interrupt import guard
 
     install_pipe_safe_streams()
-    app()
+    # One SIGINT/SIGTERM handler for the whole command (simbench.interrupt): the first signal
+    # stops the work, and none after it can cut short writing what completed or the exit.
+    with guard(on_signal=signal_note, ignore_after_stop=True):
+        app()
 
 
 if __name__ == "__main__":

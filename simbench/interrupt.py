@@ -122,7 +122,9 @@ def current() -> InterruptGuard | None:
 
 
 @contextlib.contextmanager
-def guard(on_signal: Callable[[int, int], None] | None = None) -> Iterator[InterruptGuard]:
+def guard(
+    on_signal: Callable[[int, int], None] | None = None, *, ignore_after_stop: bool = False
+) -> Iterator[InterruptGuard]:
     """Install the SIGINT/SIGTERM handler for a job (or reuse the one in force).
 
     Parameters
@@ -130,6 +132,10 @@ def guard(on_signal: Callable[[int, int], None] | None = None) -> Iterator[Inter
     on_signal : callable, optional
         ``on_signal(signum, count)`` for every signal (ignored when an outer guard exists
         and already has one).
+    ignore_after_stop : bool
+        If a signal came in, leave SIGINT and SIGTERM ignored on exit instead of restoring
+        the previous handlers (a process that is about to exit after writing its partial
+        results: the CLI's ``main``). Never use it in a long-lived process.
 
     Yields
     ------
@@ -149,4 +155,9 @@ def guard(on_signal: Callable[[int, int], None] | None = None) -> Iterator[Inter
     finally:
         _active = None
         if installed:
-            g._restore()
+            if ignore_after_stop and g.stopped:
+                for sig in _SIGNALS:
+                    signal.signal(sig, signal.SIG_IGN)
+                g._previous.clear()
+            else:
+                g._restore()

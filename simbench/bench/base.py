@@ -55,8 +55,12 @@ class CompletionSink(Protocol):
         start_ns: int | None = None,
         batch_id: int | None = None,
         device_id: int | None = None,
-    ) -> None:
+    ) -> bool | None:
         """Report samples complete; the sink timestamps the call on entry.
+
+        Returns True when the completion was recorded and False when it was refused (the
+        run already ended -- stopped, failed or timed out -- or an id was wrong), so a SUT
+        can keep its own log of exactly what the harness counted.
 
         Parameters
         ----------

@@ -111,6 +111,7 @@ def benchmark_job(
     opts: BenchmarkOptions,
     *,
     on_event: Callable[[str, dict[str, Any]], None] | None = None,
+    sut_factory: Callable[[], Any] | None = None,
 ) -> list[BenchmarkOutcome]:
     """Run ``simbench benchmark``: every requested scenario, files under ``opts.out``.
 
@@ -129,6 +130,9 @@ def benchmark_job(
         ``on_event(kind, info)`` with kinds ``'scenario_start'`` (``scenario``, ``settings``),
         ``'progress'`` (the ``LoadGenerator`` progress dict) and ``'scenario_done'``
         (``outcome``).
+    sut_factory : callable, optional
+        ``sut_factory() -> SUT``, called once per scenario, in place of ``opts.sut`` (e.g. a
+        ``CallableSUT`` from the Python API); ``opts.sut`` is then only recorded.
 
     Returns
     -------
@@ -185,7 +189,7 @@ def benchmark_job(
     with guard() as g:
         for scenario, settings in all_settings:
             g.raise_if_stopped()
-            sut = build_sut(opts)
+            sut = sut_factory() if sut_factory is not None else build_sut(opts)
             perf_count = settings.performance_sample_count_override or 1024
             total = dataset_size(opts.model, perf_count)
             out_dir = folder.root / scenario.value

@@ -151,22 +151,23 @@ class _Recorder:
             self.issued += n_samples
             self.idle.clear()
 
-    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> None:
+    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> bool:
+        """Record a completion; True if recorded, False if refused (run over, wrong id)."""
         now = time.perf_counter_ns() - self.t0
         with self.lock:
             if self.closed or self.failure is not None:
-                return
+                return False
             try:
                 if len(ids) == 1:
                     i = int(ids[0])
                     if not 0 <= i < self.issued or self.complete_ns[i] >= 0:
                         self._fail_locked(self._bad_id_message([i]))
-                        return
+                        return False
                     sel: Any = i
                 else:
                     sel = np.asarray(ids, dtype=np.int64)
                     if sel.size == 0:
-                        return
+                        return True
                     if (
                         sel.min() < 0
                         or sel.max() >= self.issued
@@ -174,10 +175,10 @@ class _Recorder:
                         or np.unique(sel).size != sel.size
                     ):
                         self._fail_locked(self._bad_id_message(sel.tolist()))
-                        return
+                        return False
             except (TypeError, ValueError, OverflowError) as exc:
                 self._fail_locked(f"SUT reported an invalid response id ({exc})")
-                return
+                return False
             self.complete_ns[sel] = now
             if start_ns is not None:
                 self.start_ns[sel] = int(start_ns) - self.t0
@@ -192,6 +193,7 @@ class _Recorder:
             self.last_progress_ns = now
             if self.completed == self.issued:
                 self.idle.set()
+        return True
 
     def _bad_id_message(self, ids: list[int]) -> str:
         bad = []

@@ -103,7 +103,8 @@ class _SutSideSink:
         self._drain(ids)
         return False
 
-    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> None:
+    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> bool:
+        """Record and forward a completion; True if recorded, False if refused."""
         now = time.perf_counter_ns()
         s = -1 if start_ns is None else int(start_ns)
         b = -1 if batch_id is None else int(batch_id)
@@ -112,10 +113,10 @@ class _SutSideSink:
             keys = [int(i) for i in ids]
         except (TypeError, ValueError) as exc:
             self.fail(f"SUT reported an invalid response id ({exc})")
-            return
+            return False
         with self.lock:
             if self.failure is not None:
-                return
+                return False
             bad = [i for i in keys if i not in self.outstanding]
             if bad or len(set(keys)) != len(keys):
                 reason = "SUT reported a wrong sample id: " + ", ".join(
@@ -130,8 +131,9 @@ class _SutSideSink:
                 self.last_progress_ns = now
         if reason is not None:
             self.fail(reason)
-            return
+            return False
         self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(i, 0, 0) for i in keys])
+        return True
 
     def fail(self, reason: str) -> None:
         with self.lock:
