@@ -60,7 +60,21 @@ BAD = ("Traceback (most recent call last)", "terminate called", "Exception ignor
 
 
 def child(argv: list[str]) -> int:
-    """``fault_matrix.py child ...``: one ``benchmark_job`` on a logging callable SUT."""
+    """``fault_matrix.py child ...``: one ``benchmark_job`` on a logging callable SUT.
+
+    Mirrors the CLI's ``main``: one signal guard for the whole process, installed before the
+    heavy imports, so a signal at any moment ends in exit 130, not a traceback."""
+    from simbench.interrupt import guard
+
+    try:
+        with guard(ignore_after_stop=True):
+            return _child(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _child(argv: list[str]) -> int:
     import typer
 
     from simbench.bench import CallableSUT
@@ -132,11 +146,11 @@ def child(argv: list[str]) -> int:
         stall_timeout_s=1.0,
     )
     from simbench.cli._common import signal_note
-    from simbench.interrupt import guard
+    from simbench.interrupt import current
 
+    current().on_signal = signal_note
     try:
-        with guard(on_signal=signal_note, ignore_after_stop=True):  # as the CLI's main() does
-            handle_errors(lambda: benchmark_job(opts, sut_factory=LoggedSUT))()
+        handle_errors(lambda: benchmark_job(opts, sut_factory=LoggedSUT))()
     except typer.Exit as e:
         return int(e.exit_code)
     return 0

@@ -128,6 +128,8 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             with guard(on_signal=signal_note):
                 return fn(*args, **kwargs)
         except (ValueError, FileNotFoundError) as exc:
+            if _after_interrupt(exc):
+                exit_interrupted()
             msg = str(exc) or exc.__class__.__name__
             print(f"error: {msg}", file=sys.stderr)
             raise typer.Exit(2) from None
@@ -135,8 +137,23 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             exit_interrupted()
         except BrokenPipeError:
             return None
+        except Exception as exc:
+            if _after_interrupt(exc):
+                exit_interrupted()
+            raise
 
     return wrapper
+
+
+def _after_interrupt(exc: BaseException) -> bool:
+    """An error that is the interrupt in disguise: a signal came in and its KeyboardInterrupt
+    surfaced as another exception (a C extension's import -- pybind11 reports ImportError --
+    or numba's dispatcher). A full disk while writing the partial run is still reported."""
+    from simbench.interrupt import current
+    from simbench.output import OutputError
+
+    g = current()
+    return g is not None and g.stopped and not isinstance(exc, OutputError)
 
 
 # Upper bounds of the size/count flags, checked by typer before any work (each derived from

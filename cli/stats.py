@@ -483,7 +483,10 @@ def _run_rows(jobs):
             err.print(f"row {index}/{len(jobs)} done in {_duration(row_s)}: {name}{detail}{eta}", markup=False, soft_wrap=True,
                       highlight=False)
     except BaseException:
-        if not received:
+        from simbench.interrupt import current
+
+        g = current()
+        if not received and not (g is not None and g.stopped):  # SIGTERM comes through the guard
             raise
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the clean-up
         _stop_workers()

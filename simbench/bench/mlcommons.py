@@ -51,6 +51,17 @@ def require_loadgen():
     try:
         import mlperf_loadgen
     except ImportError as exc:
+        from simbench.interrupt import current
+
+        g = current()
+        if g is not None and g.stopped:
+            # A Ctrl-C/SIGTERM during the extension's initialisation surfaces as ImportError
+            # (pybind11 wraps it); it is the interrupt, not a missing package.
+            raise KeyboardInterrupt from None
+        import importlib.util
+
+        if importlib.util.find_spec("mlperf_loadgen") is not None:
+            raise ImportError(f"--engine mlcommons: mlperf_loadgen is installed but failed to import: {exc}") from exc
         raise ImportError(
             "--engine mlcommons needs the official LoadGen: pip install 'simbench[mlcommons]'"
             " (or pip install mlcommons-loadgen)"
