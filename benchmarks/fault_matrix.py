@@ -215,6 +215,10 @@ def _exit_ok(rc: int | None, out_dir: Path, ok=(0, 130)) -> bool:
     return rc in (-signal.SIGINT, -signal.SIGTERM) and not out_dir.exists()
 
 
+def _rc_text(rc) -> str:
+    return "130 (killed by SIGINT: shell status 130)" if rc == -signal.SIGINT else str(rc)
+
+
 def _tracebacks(text: str) -> int:
     return sum(text.count(b) for b in BAD)
 
@@ -346,7 +350,7 @@ def run_disk(kind: str, rng: random.Random, work: Path) -> dict:
         delay = rng.uniform(0.5, 3.0)
         cmd = " ".join(map(shlex.quote, _api_cmd(engine, "Server", "ok", "fs/o", "sut.log")))
         script = (
-            f"mkdir fs && mount -t tmpfs -o size=1m tmpfs fs; {cmd} > out.txt 2> err.txt & P=$!\n"
+            f"mkdir fs && mount -t tmpfs -o size=8m tmpfs fs; {cmd} > out.txt 2> err.txt & P=$!\n"
             "until [ -e fs/o/Server/trace.parts/part-000000.parquet ] || ! kill -0 $P 2>/dev/null; do sleep 0.02; done\n"
             f"sleep {delay:.3f}; dd if=/dev/zero of=fs/filler bs=4k 2>/dev/null; wait $P; echo $? > rc\n"
             "rm -f fs/filler; cp -a fs/. copy/"
