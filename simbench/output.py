@@ -55,7 +55,7 @@ __all__ = [
 #: The files every simulated or real scenario writes (``simbench.results.write_scenario``).
 RESULT_FILES = ("trace.parquet", "mlperf_log_summary.txt", "mlperf_log_detail.txt", "summary.json")
 #: Entries of a scenario folder that mean "results are here" (refused without --force).
-_RESULT_MARKERS = RESULT_FILES + ("trace.parts", "loadgen")
+_RESULT_MARKERS = RESULT_FILES + ("trace.parts", "loadgen", "device_timeline.parquet")
 _SEQ = itertools.count()
 
 
