@@ -393,11 +393,7 @@ def simulate_job(
             )
             with g.protected():  # a signal now waits until the files are on disk
                 out_dir = write_scenario(folder, scenario.value, run.trace, summary, settings=settings, payload=payload)
-                if run.timeline is not None:
-                    from simbench.timeline import write_timeline
-
-                    with folder.writing(f"{scenario.value}/device_timeline.parquet") as tmp:
-                        write_timeline(run.timeline, tmp)
+                _write_device_timeline(folder, scenario.value, run.timeline)
             if summary_error is not None:
                 raise summary_error
             outcome = ScenarioOutcome(scenario, summary, settings, out_dir, run.engine, wall, peak)
@@ -406,6 +402,19 @@ def simulate_job(
             del run
             g.raise_if_stopped()
     return outcomes
+
+
+def _write_device_timeline(folder, subdir: str, timeline) -> None:
+    """Write ``subdir/device_timeline.parquet``, or remove a stale one a ``--force``d earlier run
+    left (this run has no device model), so a folder never mixes two runs."""
+    from simbench.timeline import write_timeline
+
+    rel = f"{subdir}/device_timeline.parquet"
+    if timeline is None:
+        (folder.root / rel).unlink(missing_ok=True)
+        return
+    with folder.writing(rel) as tmp:
+        write_timeline(timeline, tmp)
 
 
 def governor_from_options(opts: SimulateOptions):

@@ -235,11 +235,9 @@ def benchmark_job(
                 run.summary.extra["device_power"] = device_power_stats(timeline, len(run.trace))
             with g.protected():  # further signals wait until the run is on disk
                 write_run(run, out_dir)
-                if timeline is not None:
-                    from simbench.timeline import write_timeline
+                from simbench.jobs import _write_device_timeline
 
-                    with folder.writing(f"{scenario.value}/device_timeline.parquet") as tmp:
-                        write_timeline(timeline, tmp)
+                _write_device_timeline(folder, scenario.value, timeline)
             outcome = BenchmarkOutcome(scenario, run, settings, out_dir, opts.engine)
             if not interrupted:
                 outcomes.append(outcome)

@@ -53,3 +53,21 @@ def test_bad_governor_flags_exit_2_before_work(args, msg, tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert msg in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "Offline").exists()
+
+
+def test_forced_rerun_without_device_model_removes_the_stale_timeline(tmp_path):
+    r = run("simulate", "--profile", "a100", "--scenario", "Offline", "--min-duration-s", "1", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "Offline" / "device_timeline.parquet").is_file()
+    import yaml
+
+    from simbench.profiles import load_profile
+
+    d = load_profile("a100").model_dump(exclude_none=True)
+    d.pop("dvfs")
+    prof = tmp_path / "nodvfs.yaml"
+    prof.write_text(yaml.safe_dump(d))
+    r = run("simulate", "--profile", str(prof), "--scenario", "Offline", "--min-duration-s", "1", "--out", str(tmp_path), "--force")
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "Offline" / "device_timeline.parquet").exists()
+    assert "Device power" not in (tmp_path / "Offline" / "mlperf_log_summary.txt").read_text()
