@@ -283,7 +283,10 @@ def prepare(spec: RunSpec) -> Prepared:
                 " model of issue 9); leave governor unset"
             )
         kwargs["governor"] = spec.governor
-    sut = sut_from_profile(profile, model, scenario, **kwargs)
+    try:
+        sut = sut_from_profile(profile, model, scenario, **kwargs)
+    except ValueError as exc:
+        raise SimbenchInputError(str(exc).replace("--governor", "governor")) from None
     if spec.max_batch is not None or spec.timeout_us is not None:
         cur = sut.batching
         if isinstance(cur, NoBatching) and spec.max_batch is None:
@@ -385,7 +388,14 @@ def run_point(spec: RunSpec, *, keep_trace: bool = False, required_queries: bool
     row["max_batch"] = int(p.sut.max_batch)
     row["timeout_us"] = float(p.sut.batching.timeout_us)
     row["replicas"] = int(p.sut.replicas)
-    row["energy_per_query_j"] = None  # the device model gives no power yet (issue 9)
+    # Energy per query: the device model's energy over the run (all devices, idle included)
+    # divided by the queries; None where the profile models no power (never guessed).
+    energy = None
+    tl = getattr(run, "timeline", None)
+    if getattr(p.sut, "dvfs", None) is not None and tl is not None and tl.metadata.get("energy_j"):
+        energy = float(sum(tl.metadata["energy_j"])) / max(summary.query_count, 1)
+    row["energy_per_query_j"] = energy
+    row["governor"] = spec.governor
     return PointResult(spec, summary, peak, row, None, time.perf_counter() - t0, run.trace if keep_trace else None)
 
 

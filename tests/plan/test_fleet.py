@@ -50,3 +50,17 @@ def test_fleet_cli_json_and_the_chosen_config_is_valid_in_simulate(tmp_path):
     assert json.loads(s.stdout)[0]["result_validity"] == "VALID"
     bad = run("plan", "fleet", "--target-qps", "1000", "--latency-bound-ms", "15", "--profile", "a100", "--layout", "jsq")
     assert bad.returncode == 2 and "--layout 'jsq'" in bad.stderr
+
+
+def test_governor_passes_through_and_energy_per_query_comes_from_the_device_model():
+    from simbench.errors import SimbenchInputError
+    from simbench.plan.spec import RunSpec, run_point
+
+    base = RunSpec(profile="a100", target_qps=20000.0, min_duration_s=2)
+    free, capped = (run_point(RunSpec(**{**base.__dict__, "governor": g}), required_queries=False).row
+                    for g in (None, "power_cap:200"))
+    assert capped["governor"] == "power_cap:200" and free["governor"] is None
+    # a 200 W cap on a ~400 W part lowers energy per query (the device runs at lower clocks)
+    assert 0 < capped["energy_per_query_j"] < free["energy_per_query_j"]
+    with pytest.raises(SimbenchInputError):
+        run_point(RunSpec(**{**base.__dict__, "governor": "turbo"}))
