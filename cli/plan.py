@@ -7,6 +7,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from simbench.cli._common import console, handle_errors
+from simbench.errors import SimbenchInputError
 
 app = typer.Typer(help="Capacity planning: the peak Server QPS of a SUT, and fleet sizing.", no_args_is_help=True)
 
@@ -74,9 +75,9 @@ def peak_qps(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     if peak_criterion not in ("valid", "loadgen"):
-        raise ValueError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
+        raise SimbenchInputError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
     if target_qps is not None and target_qps <= 0:
-        raise ValueError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
+        raise SimbenchInputError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
     err = console(stderr=True)
     t0 = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -88,7 +89,7 @@ def peak_qps(
         if sut is not None:
             for flag, value in (("--batching", batching), ("--replicas", replicas), ("--governor", governor), ("--arrival", arrival)):
                 if value is not None:
-                    raise ValueError(f"{flag}: applies to the simulated SUT, not to --sut")
+                    raise SimbenchInputError(f"{flag}: applies to the simulated SUT, not to --sut")
             from simbench.bench.job import BenchmarkOptions
             from simbench.plan.spec import peak_for_real_sut
             from simbench.settings import Scenario
@@ -158,7 +159,7 @@ def fleet(
     from simbench.plan.fleet import LAYOUTS, size_fleet
 
     if not 0 < percentile < 100:
-        raise ValueError(f"--percentile: expected a percentage in (0, 100), got {percentile:g}")
+        raise SimbenchInputError(f"--percentile: expected a percentage in (0, 100), got {percentile:g}")
     err = console(stderr=True)
     t0 = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from simbench.cli._common import console, handle_errors
+from simbench.errors import SimbenchInputError
 
 app = typer.Typer(help="List, inspect, calibrate, measure and fit hardware profiles.", no_args_is_help=True)
 
@@ -101,18 +102,18 @@ def _model_paths(models: str) -> dict:
 
     items = [m.strip() for m in models.split(",") if m.strip()]
     if not items:
-        raise ValueError("--models: give at least one model (e.g. resnet50)")
+        raise SimbenchInputError("--models: give at least one model (e.g. resnet50)")
     out = {}
     for item in items:
         if "=" in item:
             key, path = item.split("=", 1)
             if not Path(path).is_file():
-                raise ValueError(f"--models {item}: {path}: ONNX file not found")
+                raise SimbenchInputError(f"--models {item}: {path}: ONNX file not found")
             out[key] = Path(path)
         elif item in BUILTIN_MODELS:
             out[item] = None
         else:
-            raise ValueError(f"--models: expected names from {sorted(BUILTIN_MODELS)} or NAME=PATH.onnx, got {item!r}")
+            raise SimbenchInputError(f"--models: expected names from {sorted(BUILTIN_MODELS)} or NAME=PATH.onnx, got {item!r}")
     return {k: (v if v is not None else model_path(k)) for k, v in out.items()}
 
 
@@ -140,9 +141,9 @@ def build_cmd(
 
     target = Path(out)
     if target.suffix not in (".yaml", ".yml"):
-        raise ValueError(f"--out {out}: expected a .yaml file name")
+        raise SimbenchInputError(f"--out {out}: expected a .yaml file name")
     if not target.parent.is_dir():
-        raise ValueError(f"--out {out}: folder {target.parent} does not exist")
+        raise SimbenchInputError(f"--out {out}: folder {target.parent} does not exist")
     model_paths = _model_paths(models)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console(stderr=True), transient=True) as progress:
@@ -191,11 +192,11 @@ def predict_cmd(
     try:
         batches = tuple(int(b) for b in batch.split(","))
     except ValueError:
-        raise ValueError(f"--batch: expected a comma list of integers, got {batch!r}") from None
+        raise SimbenchInputError(f"--batch: expected a comma list of integers, got {batch!r}") from None
     if any(b < 1 for b in batches):
-        raise ValueError(f"--batch: batch sizes must be >= 1, got {batch!r}")
+        raise SimbenchInputError(f"--batch: batch sizes must be >= 1, got {batch!r}")
     if overhead_us is not None and not overhead_us >= 0:
-        raise ValueError(f"--overhead-us: expected >= 0, got {overhead_us}")
+        raise SimbenchInputError(f"--overhead-us: expected >= 0, got {overhead_us}")
     prof = load_profile(profile)
     prec = precision or ("fp32" if prof.roofline is not None else "int8")
     rates = rates_for(prof, prec, overhead_ns=None if overhead_us is None else overhead_us * 1e3)
@@ -204,7 +205,7 @@ def predict_cmd(
         from simbench.bench.models import BUILTIN_MODELS, model_path
 
         if onnx[5:] not in BUILTIN_MODELS:
-            raise ValueError(f"--onnx: built-in models are {', '.join('onnx:' + m for m in BUILTIN_MODELS)}, got {onnx!r}")
+            raise SimbenchInputError(f"--onnx: built-in models are {', '.join('onnx:' + m for m in BUILTIN_MODELS)}, got {onnx!r}")
         path = str(model_path(onnx[5:]))
     bpe = rates.bytes_per_element
     costs = graph_costs(path, weight_bytes_per_element=bpe, activation_bytes_per_element=bpe)
@@ -284,13 +285,13 @@ def fit_cmd(
 
     target = Path(into)
     if target.suffix not in (".yaml", ".yml"):
-        raise ValueError(f"--into {into}: expected a .yaml file name")
+        raise SimbenchInputError(f"--into {into}: expected a .yaml file name")
     if not target.parent.is_dir():
-        raise ValueError(f"--into {into}: folder {target.parent} does not exist")
+        raise SimbenchInputError(f"--into {into}: folder {target.parent} does not exist")
     if not model or any(ch.isspace() for ch in model):
-        raise ValueError(f"--model: expected a name without spaces, got {model!r}")
+        raise SimbenchInputError(f"--model: expected a name without spaces, got {model!r}")
     if not trace:
-        raise ValueError("--trace: give at least one trace")
+        raise SimbenchInputError("--trace: give at least one trace")
     times = None
     for label, tr in _read_traces(trace):
         bt = batch_service_times(tr, label)

@@ -18,6 +18,7 @@ from simbench.cli._common import (
     echo,
     handle_errors,
 )
+from simbench.errors import SimbenchInputError
 
 _SETTINGS = "TestSettings (override mlperf.conf and the profile's harness settings)"
 _SUT = "Simulated SUT"
@@ -84,13 +85,13 @@ def simulate(
     else:
         scenarios = tuple(Scenario.parse(s) for s in scenario.split(","))
     if target_qps is not None and target_qps <= 0:
-        raise ValueError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
+        raise SimbenchInputError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
     if target_latency_ms is not None and target_latency_ms <= 0:
-        raise ValueError(f"--target-latency-ms: expected > 0 ms, got {target_latency_ms:g}")
+        raise SimbenchInputError(f"--target-latency-ms: expected > 0 ms, got {target_latency_ms:g}")
     if engine not in ("auto", "simpy", "numba"):
-        raise ValueError(f"--engine: expected auto, simpy or numba, got {engine!r}")
+        raise SimbenchInputError(f"--engine: expected auto, simpy or numba, got {engine!r}")
     if peak_criterion not in ("valid", "loadgen"):
-        raise ValueError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
+        raise SimbenchInputError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
     opts = SimulateOptions(
         profile=profile,
         model=model,

@@ -7,6 +7,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from simbench.cli._common import console, handle_errors
+from simbench.errors import SimbenchInputError
 
 _SETTINGS = "TestSettings (every point; a --sweep overrides)"
 _SUT = "Simulated SUT (every point; a --sweep overrides)"
@@ -60,7 +61,7 @@ def whatif(
     from simbench.report.figures import figures_page, sweep_figures
 
     if not sweep:
-        raise ValueError("--sweep: give at least one NAME=VALUES")
+        raise SimbenchInputError("--sweep: give at least one NAME=VALUES")
     sweeps = [parse_sweep(s) for s in sweep]
     base = RunSpec(profile=profile, model=model, scenario=scenario, target_qps=target_qps, target_latency_ms=target_latency_ms,
                    min_duration_s=min_duration_s, min_query_count=min_query_count, conf=conf, batching=batching,

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from simbench.errors import SimbenchInputError
+
 MAX_SCHEDULE_SIZE = 150_000_000
 """Most queries (or Offline samples) one run may generate: a simulated sample costs about 90 bytes of memory, so 150 M is ~14 GB."""
 
@@ -104,7 +106,7 @@ def check_schedule_size(setting: str, count: float, what: str) -> None:
     """Raise ValueError naming ``setting`` when a run would generate more than
     ``MAX_SCHEDULE_SIZE`` queries or samples (each costs tens of bytes per trace column)."""
     if count > MAX_SCHEDULE_SIZE:
-        raise ValueError(
+        raise SimbenchInputError(
             f"{setting}: this run would generate {count:,.0f} {what}, more than the"
             f" {MAX_SCHEDULE_SIZE:,} one run can hold in memory; lower the rate or min_duration"
         )
@@ -148,7 +150,7 @@ class ArrivalProcess:
             ``target_qps`` not positive, or a schedule too large for memory or int64 ns.
         """
         if not target_qps > 0:
-            raise ValueError(f"target_qps: expected > 0, got {target_qps}")
+            raise SimbenchInputError(f"target_qps: expected > 0, got {target_qps}")
         mean_gap_ns = 1e9 / target_qps
         expected = duration_ns / mean_gap_ns
         if max_queries:
@@ -157,7 +159,7 @@ class ArrivalProcess:
         # The schedule must fit int64 ns: the run spans about max(duration, min_queries gaps).
         span_ns = max(duration_ns, (min_queries + 1) * mean_gap_ns)
         if span_ns * 20 > 2**62:
-            raise ValueError(
+            raise SimbenchInputError(
                 f"server_target_qps: {target_qps:g} QPS is too low: {max(min_queries, 1)} queries"
                 f" would span {span_ns / 1e9 / 86400:,.0f} days"
             )
@@ -286,7 +288,7 @@ class PoissonGapStream:
             ``target_qps`` not positive, or a schedule too large (as ``times_ns``).
         """
         if not target_qps > 0:
-            raise ValueError(f"target_qps: expected > 0, got {target_qps}")
+            raise SimbenchInputError(f"target_qps: expected > 0, got {target_qps}")
         expected = duration_ns / (1e9 / target_qps)
         if max_queries:
             expected = min(expected, max_queries)
@@ -375,7 +377,7 @@ class GammaArrivals(ArrivalProcess):
 
     def __post_init__(self) -> None:
         if not (0 < self.cv <= 100):
-            raise ValueError(f"gamma cv: expected 0 < cv <= 100, got {self.cv}")
+            raise SimbenchInputError(f"gamma cv: expected 0 < cv <= 100, got {self.cv}")
 
     def _params(self):
         return 2, 1.0 / self.cv**2, 0.0, 0.0, np.ones(1)
@@ -398,7 +400,7 @@ class MMPPArrivals(ArrivalProcess):
 
     def __post_init__(self) -> None:
         if self.burst_ratio < 1 or self.base_dwell <= 0 or self.burst_dwell <= 0:
-            raise ValueError("mmpp: expected burst_ratio >= 1 and positive dwell times")
+            raise SimbenchInputError("mmpp: expected burst_ratio >= 1 and positive dwell times")
 
     @property
     def cv(self) -> float:
@@ -439,10 +441,10 @@ class TraceArrivals(ArrivalProcess):
     def __post_init__(self) -> None:
         g = np.asarray(self.gaps, dtype=np.float64)
         if g.ndim != 1 or g.size < 2 or np.any(g < 0) or g.sum() <= 0:
-            raise ValueError("trace gaps: expected at least 2 non-negative gaps with a positive sum")
+            raise SimbenchInputError("trace gaps: expected at least 2 non-negative gaps with a positive sum")
         object.__setattr__(self, "gaps", g / g.mean())
         if self.rate_qps is not None and not self.rate_qps > 0:
-            raise ValueError(f"trace rate: expected > 0 QPS, got {self.rate_qps}")
+            raise SimbenchInputError(f"trace rate: expected > 0 QPS, got {self.rate_qps}")
 
     @property
     def cv(self) -> float:
@@ -510,9 +512,9 @@ class DiurnalArrivals(ArrivalProcess):
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.peak_to_mean <= 2.0:
-            raise ValueError(f"diurnal peak_to_mean: expected 1..2 (the rate stays >= 0), got {self.peak_to_mean}")
+            raise SimbenchInputError(f"diurnal peak_to_mean: expected 1..2 (the rate stays >= 0), got {self.peak_to_mean}")
         if not self.period_s > 0:
-            raise ValueError(f"diurnal period_s: expected > 0, got {self.period_s}")
+            raise SimbenchInputError(f"diurnal period_s: expected > 0, got {self.period_s}")
 
     @property
     def cv(self) -> float:  # gap cv over a whole number of periods; > 1 for A > 0
@@ -568,21 +570,21 @@ def parse_arrivals(text: str) -> ArrivalProcess:
         if head == "mmpp" and rest:
             vals = [float(v) for v in rest.split(":")]
             if len(vals) > 3:
-                raise ValueError("too many fields")
+                raise SimbenchInputError("too many fields")
             return MMPPArrivals(*vals)
         if head == "diurnal" and rest:
             kv = {}
             for part in rest.split(","):
                 k, eq, v = part.partition("=")
                 if not eq or k.strip() not in ("peak_to_mean", "period_s"):
-                    raise ValueError(f"{part!r}: expected peak_to_mean=R or period_s=P")
+                    raise SimbenchInputError(f"{part!r}: expected peak_to_mean=R or period_s=P")
                 kv[k.strip()] = float(v)
             return DiurnalArrivals(**kv)
         if head == "trace" and rest:
             return _trace_arrivals(rest)
     except ValueError as exc:
-        raise ValueError(f"--arrival {text!r}: {exc}; expected one of {forms}") from None
-    raise ValueError(f"--arrival: expected one of {forms}, got {text!r}")
+        raise SimbenchInputError(f"--arrival {text!r}: {exc}; expected one of {forms}") from None
+    raise SimbenchInputError(f"--arrival: expected one of {forms}, got {text!r}")
 
 
 def _trace_arrivals(spec: str) -> TraceArrivals:
@@ -590,7 +592,7 @@ def _trace_arrivals(spec: str) -> TraceArrivals:
     times_s, label = _trace_times_s(source)
     gaps = np.diff(np.sort(times_s))
     if gaps.size < 2 or gaps.sum() <= 0:
-        raise ValueError(f"{label}: fewer than 3 distinct arrival times")
+        raise SimbenchInputError(f"{label}: fewer than 3 distinct arrival times")
     native = float(gaps.size / gaps.sum())
     rate = None
     if at:
@@ -600,9 +602,9 @@ def _trace_arrivals(spec: str) -> TraceArrivals:
             try:
                 rate = float(rate_text)
             except ValueError:
-                raise ValueError(f"@{rate_text}: expected a rate in QPS or 'native'") from None
+                raise SimbenchInputError(f"@{rate_text}: expected a rate in QPS or 'native'") from None
             if not (rate > 0 and math.isfinite(rate)):
-                raise ValueError(f"@{rate_text}: expected a rate > 0 QPS")
+                raise SimbenchInputError(f"@{rate_text}: expected a rate > 0 QPS")
     return TraceArrivals(gaps=gaps, source=label, rate_qps=rate, native_rate_qps=native)
 
 
@@ -625,12 +627,12 @@ def _trace_times_s(source: str) -> tuple[np.ndarray, str]:
         try:
             df = pd.read_json(path, lines=True)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: cannot read arrival trace: {exc}") from None
+            raise SimbenchInputError(f"{path}: cannot read arrival trace: {exc}") from None
         if "timestamp" not in df.columns:
-            raise ValueError(f"{path}: no 'timestamp' field (ms) in the JSON lines")
+            raise SimbenchInputError(f"{path}: no 'timestamp' field (ms) in the JSON lines")
         ts = pd.to_numeric(df["timestamp"], errors="coerce")
         if ts.isna().any():
-            raise ValueError(f"{path}: {int(ts.isna().sum())} 'timestamp' values are not numbers")
+            raise SimbenchInputError(f"{path}: {int(ts.isna().sum())} 'timestamp' values are not numbers")
         return ts.to_numpy(dtype=np.float64) / 1e3, path
     times, column = _csv_times_s(path, column or None)
     return times, f"{path}:{column}"
@@ -642,14 +644,14 @@ def _csv_times_s(path: str, column: str | None) -> tuple[np.ndarray, str]:
     try:
         df = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read arrival trace: {exc}") from None
+        raise SimbenchInputError(f"{path}: cannot read arrival trace: {exc}") from None
     if column:
         if column not in df.columns:
-            raise ValueError(f"{path}: no column {column!r}; columns: {', '.join(map(str, df.columns))}")
+            raise SimbenchInputError(f"{path}: no column {column!r}; columns: {', '.join(map(str, df.columns))}")
     else:
         cands = [c for c in df.columns if "time" in str(c).lower()]
         if not cands:
-            raise ValueError(f"{path}: no timestamp column (name containing 'time'); name one with trace:PATH:COLUMN")
+            raise SimbenchInputError(f"{path}: no timestamp column (name containing 'time'); name one with trace:PATH:COLUMN")
         column = cands[0]
     col = df[column]
     if pd.api.types.is_numeric_dtype(col):
@@ -662,7 +664,7 @@ def _csv_times_s(path: str, column: str | None) -> tuple[np.ndarray, str]:
         bad = int(ts.isna().sum())
         values = (ts - ts.min()).dt.total_seconds().to_numpy(dtype=np.float64) if not bad else np.zeros(0)
     if bad:
-        raise ValueError(f"{path}: column {column!r}: {bad} values are neither numbers nor timestamps")
+        raise SimbenchInputError(f"{path}: column {column!r}: {bad} values are neither numbers nor timestamps")
     return values, str(column)
 
 

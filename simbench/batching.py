@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simbench.errors import SimbenchInputError
+
 __all__ = [
     "NoBatching",
     "DynamicBatching",
@@ -135,16 +137,16 @@ def parse_batching(text: str | None, *, flag: str = "--batching") -> NoBatching 
     elif len(parts) == 1 and parts[0].isdigit():
         max_text, timeout_text = parts[0], "0"
     else:
-        raise ValueError(f"{flag}: expected {BATCHING_GRAMMAR} (e.g. dynamic:128:2000), got {text!r}")
+        raise SimbenchInputError(f"{flag}: expected {BATCHING_GRAMMAR} (e.g. dynamic:128:2000), got {text!r}")
     try:
         max_batch = int(max_text)
         timeout_us = float(timeout_text)
     except ValueError:
-        raise ValueError(
+        raise SimbenchInputError(
             f"{flag} {text!r}: MAX_BATCH must be an integer and TIMEOUT_US a number ({BATCHING_GRAMMAR})"
         ) from None
     if not 1 <= max_batch <= MAX_BATCH_LIMIT:
-        raise ValueError(f"{flag} {text!r}: MAX_BATCH must be in 1..{MAX_BATCH_LIMIT}")
+        raise SimbenchInputError(f"{flag} {text!r}: MAX_BATCH must be in 1..{MAX_BATCH_LIMIT}")
     if not 0 <= timeout_us <= TIMEOUT_US_LIMIT:
-        raise ValueError(f"{flag} {text!r}: TIMEOUT_US must be in 0..{TIMEOUT_US_LIMIT} (60 s)")
+        raise SimbenchInputError(f"{flag} {text!r}: TIMEOUT_US must be in 0..{TIMEOUT_US_LIMIT} (60 s)")
     return DynamicBatching(max_batch=max_batch, timeout_us=timeout_us)

@@ -98,7 +98,7 @@ def _seed_overrides(seed: int | None) -> tuple[dict[str, int], int]:
     if seed is None:
         return {}, 0
     if seed < 0:
-        raise ValueError(f"--seed: expected an integer >= 0, got {seed}")
+        raise SimbenchInputError(f"--seed: expected an integer >= 0, got {seed}")
     state = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint64)
     return (
         {
@@ -132,7 +132,7 @@ def build_settings(
         upd: dict[str, Any] = {}
         for k, v in harness_settings.items():
             if k not in names:
-                raise ValueError(f"{harness_origin}.{k}: not a TestSettings field")
+                raise SimbenchInputError(f"{harness_origin}.{k}: not a TestSettings field")
             upd[k] = int(v) if names[k].type in ("int", int) else float(v)
         try:
             settings = dataclasses.replace(settings, **upd)
@@ -433,7 +433,7 @@ def governor_from_options(opts: SimulateOptions):
     try:
         if opts.power_cap_w is not None:
             if not opts.power_cap_w > 0:
-                raise ValueError(f"--power-cap-w: expected > 0 W, got {opts.power_cap_w:g}")
+                raise SimbenchInputError(f"--power-cap-w: expected > 0 W, got {opts.power_cap_w:g}")
             gov = parse_governor(f"power_cap:{opts.power_cap_w!r}", flag="--power-cap-w")
         elif opts.governor is not None:
             gov = parse_governor(opts.governor)

@@ -48,6 +48,8 @@ import math
 import numpy as np
 from numba import njit
 
+from simbench.errors import SimbenchInputError
+
 __all__ = ["mt19937", "MT19937Stream", "loaded_sample_set", "query_sample_indices"]
 
 _U32 = np.uint64(0xFFFFFFFF)
@@ -201,7 +203,7 @@ class MT19937Stream:
         """
         span = int(high) - int(low) + 1
         if not 1 <= span < 2**32 - 1:
-            raise ValueError(f"uniform_ints: range [{low}, {high}] must hold 1 .. 2**32-2 values")
+            raise SimbenchInputError(f"uniform_ints: range [{low}, {high}] must hold 1 .. 2**32-2 values")
         out = np.empty(int(count), dtype=np.int64)
         chunk = 1 << 20  # bounded buffers: a run's millions of draws need no second copy
         for k in range(0, out.shape[0], chunk):

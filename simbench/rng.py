@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
+
 __all__ = ["stream_rng"]
 
 # Stream tags keep generators distinct even if a user passes the same number for two seeds.
@@ -25,5 +27,5 @@ def stream_rng(seed: int, stream: str) -> np.random.Generator:
         Which dimension the generator serves.
     """
     if stream not in _STREAM_TAGS:
-        raise ValueError(f"stream: expected one of {sorted(_STREAM_TAGS)}, got {stream!r}")
+        raise SimbenchInputError(f"stream: expected one of {sorted(_STREAM_TAGS)}, got {stream!r}")
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), _STREAM_TAGS[stream]])))

@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from simbench.errors import ConfError
+from simbench.errors import ConfError, SimbenchInputError
 
 __all__ = [
     "Scenario",
@@ -92,7 +92,7 @@ class Scenario(str, enum.Enum):
         for s in cls:
             if s.value.lower() == key:
                 return s
-        raise ValueError(
+        raise SimbenchInputError(
             f"scenario: unknown value {text!r}; expected one of "
             + ", ".join(s.value for s in cls)
         )
@@ -182,19 +182,19 @@ def _check_int_range(name: str, value: int) -> None:
     """
     if name in _UINT64_FIELDS:
         if value > UINT64_MAX:
-            raise ValueError(f"{name}: expected a 64-bit unsigned seed (at most {UINT64_MAX}), got {value}")
+            raise SimbenchInputError(f"{name}: expected a 64-bit unsigned seed (at most {UINT64_MAX}), got {value}")
         return
     if name.endswith("_ms"):
         limit = INT64_MAX // 1_000_000
         if value > limit:
-            raise ValueError(
+            raise SimbenchInputError(
                 f"{name}: {value} ms does not fit int64 once converted to ns (at most {limit:,} ms,"
                 f" {limit / 86_400_000 / 365.25:,.0f} years)"
             )
         return
     if value > INT64_MAX:
         unit = " ns" if name.endswith("_ns") or name in ("server_ttft_latency", "server_tpot_latency") else ""
-        raise ValueError(f"{name}: {value}{unit} does not fit int64 (at most {INT64_MAX:,}{unit})")
+        raise SimbenchInputError(f"{name}: {value}{unit} does not fit int64 (at most {INT64_MAX:,}{unit})")
 
 
 @dataclass(frozen=True)
@@ -262,16 +262,16 @@ class TestSettings:
             try:
                 object.__setattr__(self, "mode", TestMode(int(self.mode)))
             except ValueError:
-                raise ValueError(f"mode: expected 0..3, got {self.mode!r}") from None
+                raise SimbenchInputError(f"mode: expected 0..3, got {self.mode!r}") from None
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if f.type in ("int", int) and not isinstance(v, bool):
                 if not isinstance(v, int) or v < 0:
-                    raise ValueError(f"{f.name}: expected an integer >= 0, got {v!r}")
+                    raise SimbenchInputError(f"{f.name}: expected an integer >= 0, got {v!r}")
                 _check_int_range(f.name, v)
             if f.type in ("float", float):
                 if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
-                    raise ValueError(f"{f.name}: expected a finite number, got {v!r}")
+                    raise SimbenchInputError(f"{f.name}: expected a finite number, got {v!r}")
         for name in (
             "single_stream_target_latency_percentile",
             "multi_stream_target_latency_percentile",
@@ -279,19 +279,19 @@ class TestSettings:
         ):
             p = getattr(self, name)
             if not 0.0 < p < 1.0:
-                raise ValueError(f"{name}: expected a fraction in (0, 1), got {p!r}")
+                raise SimbenchInputError(f"{name}: expected a fraction in (0, 1), got {p!r}")
         for name in ("single_stream_expected_latency_ns", "multi_stream_expected_latency_ns"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: expected > 0 ns, got {getattr(self, name)!r}")
+                raise SimbenchInputError(f"{name}: expected > 0 ns, got {getattr(self, name)!r}")
         for name in ("server_target_qps", "offline_expected_qps"):
             if getattr(self, name) <= 0:
-                raise ValueError(f"{name}: expected > 0 queries/s, got {getattr(self, name)!r}")
+                raise SimbenchInputError(f"{name}: expected > 0 queries/s, got {getattr(self, name)!r}")
         if self.multi_stream_samples_per_query < 1:
-            raise ValueError("multi_stream_samples_per_query: expected >= 1")
+            raise SimbenchInputError("multi_stream_samples_per_query: expected >= 1")
         if not 0.0 <= self.accuracy_log_probability <= 1.0:
-            raise ValueError("accuracy_log_probability: expected a fraction in [0, 1]")
+            raise SimbenchInputError("accuracy_log_probability: expected a fraction in [0, 1]")
         if self.server_find_peak_qps_boundary_step_size <= 0:
-            raise ValueError("server_find_peak_qps_boundary_step_size: expected > 0")
+            raise SimbenchInputError("server_find_peak_qps_boundary_step_size: expected > 0")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (enums as their names), for trace metadata and logs."""
@@ -306,7 +306,7 @@ class TestSettings:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown TestSettings fields: {sorted(unknown)}")
+            raise SimbenchInputError(f"unknown TestSettings fields: {sorted(unknown)}")
         d = dict(d)
         if "mode" in d and isinstance(d["mode"], str):
             d["mode"] = TestMode[d["mode"]]
@@ -367,7 +367,7 @@ class EffectiveSettings:
             or range (named with the key).
         """
         if not isinstance(d, dict):
-            raise ValueError(f"expected a JSON object, got {type(d).__name__}")
+            raise SimbenchInputError(f"expected a JSON object, got {type(d).__name__}")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         required = {n for n, f in fields.items() if f.default is dataclasses.MISSING}
         missing = sorted(required - set(d))
@@ -378,7 +378,7 @@ class EffectiveSettings:
                 parts.append("missing keys " + ", ".join(missing))
             if unknown:
                 parts.append("unknown keys " + ", ".join(map(str, unknown)))
-            raise ValueError("; ".join(parts))
+            raise SimbenchInputError("; ".join(parts))
         out: dict[str, Any] = {}
         for name, value in d.items():
             ftype = fields[name].type
@@ -388,32 +388,32 @@ class EffectiveSettings:
                     continue
                 out[name] = Scenario.parse(value) if isinstance(value, str) else None
                 if out[name] is None:
-                    raise ValueError(f"key scenario: expected a scenario name, got {value!r}")
+                    raise SimbenchInputError(f"key scenario: expected a scenario name, got {value!r}")
             elif name == "mode":
                 try:
                     out[name] = TestMode[value] if isinstance(value, str) else TestMode(value)
                 except (KeyError, ValueError, TypeError):
-                    raise ValueError(f"key mode: expected a TestMode name or 0..3, got {value!r}") from None
+                    raise SimbenchInputError(f"key mode: expected a TestMode name or 0..3, got {value!r}") from None
             elif ftype in ("bool", bool):
                 if not isinstance(value, bool):
-                    raise ValueError(f"key {name}: expected true/false, got {value!r}")
+                    raise SimbenchInputError(f"key {name}: expected true/false, got {value!r}")
                 out[name] = value
             elif ftype in ("int", int):
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(f"key {name}: expected an integer >= 0, got {value!r}")
+                    raise SimbenchInputError(f"key {name}: expected an integer >= 0, got {value!r}")
                 try:
                     _check_int_range(name, value)
                 except ValueError as exc:
-                    raise ValueError(f"key {exc}") from None
+                    raise SimbenchInputError(f"key {exc}") from None
                 out[name] = value
             else:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                    raise ValueError(f"key {name}: expected a finite number, got {value!r}")
+                    raise SimbenchInputError(f"key {name}: expected a finite number, got {value!r}")
                 out[name] = float(value)
         if out["samples_per_query"] < 1:
-            raise ValueError(f"key samples_per_query: expected >= 1, got {out['samples_per_query']}")
+            raise SimbenchInputError(f"key samples_per_query: expected >= 1, got {out['samples_per_query']}")
         if not 0.0 < out["target_latency_percentile"] < 1.0:
-            raise ValueError(f"key target_latency_percentile: expected a fraction in (0, 1), got {out['target_latency_percentile']}")
+            raise SimbenchInputError(f"key target_latency_percentile: expected a fraction in (0, 1), got {out['target_latency_percentile']}")
         return cls(**out)
 
 
@@ -465,9 +465,9 @@ def resolve(
     ``qsl_performance_count - min_query_count % qsl_performance_count``.
     """
     if qsl_total_count < 1:
-        raise ValueError(f"qsl_total_count: expected >= 1, got {qsl_total_count}")
+        raise SimbenchInputError(f"qsl_total_count: expected >= 1, got {qsl_total_count}")
     if qsl_performance_count < 1:
-        raise ValueError(f"qsl_performance_count: expected >= 1, got {qsl_performance_count}")
+        raise SimbenchInputError(f"qsl_performance_count: expected >= 1, got {qsl_performance_count}")
     s = settings
     perf_count = s.performance_sample_count_override or min(qsl_performance_count, qsl_total_count)
     acc_count = s.accuracy_sample_count_override or qsl_total_count

@@ -17,6 +17,7 @@ import numpy as np
 
 from simbench.arrivals import ArrivalProcess
 
+from simbench.errors import SimbenchInputError
 from simbench.profiles.schema import DynamicBatching, NoBatching, NoNoise
 from simbench.sim import SimulatedSUT
 
@@ -91,7 +92,7 @@ class ReplayArrivals(ArrivalProcess):
     def __post_init__(self) -> None:
         t = np.asarray(self.times, dtype=np.int64)
         if t.ndim != 1 or t.size < 1 or t[0] != 0 or np.any(np.diff(t) < 0):
-            raise ValueError("replay times: expected non-decreasing int64 ns starting at 0")
+            raise SimbenchInputError("replay times: expected non-decreasing int64 ns starting at 0")
         object.__setattr__(self, "times", t)
 
     def times_ns(self, seed, target_qps, duration_ns, min_queries, max_queries=0) -> np.ndarray:

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from simbench.errors import TraceError
+from simbench.errors import SimbenchInputError, TraceError
 from simbench.output import atomic_path
 
 __all__ = [
@@ -275,7 +275,7 @@ class TraceSpill:
 
     def __init__(self, directory: str | Path, snapshot: Callable[[], "Trace | None"], every_s: float = 1.0) -> None:
         if not every_s > 0:
-            raise ValueError(f"every_s: expected > 0 s, got {every_s!r}")
+            raise SimbenchInputError(f"every_s: expected > 0 s, got {every_s!r}")
         import pyarrow.parquet  # noqa: F401 - imported now: a first import in the spill thread holds the GIL ~0.5 s
 
         self.directory = Path(directory)

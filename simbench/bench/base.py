@@ -25,6 +25,7 @@ from typing import Any, NamedTuple, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from simbench.batching import DynamicBatching, NoBatching
+from simbench.errors import SimbenchInputError
 
 __all__ = ["QuerySample", "CompletionSink", "SUT", "BatchQueue", "PooledSUT"]
 
@@ -180,7 +181,7 @@ class PooledSUT:
 
     def __init__(self, *, workers: int = 1, batching: NoBatching | DynamicBatching | None = None) -> None:
         if not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
+            raise SimbenchInputError(f"workers: expected an integer >= 1, got {workers!r}")
         self.workers = workers
         if batching is not None and not isinstance(batching, (NoBatching, DynamicBatching)):
             raise TypeError(

@@ -37,6 +37,7 @@ import numpy as np
 
 from simbench.batching import DynamicBatching, NoBatching
 from simbench.bench.base import PooledSUT
+from simbench.errors import SimbenchInputError
 
 __all__ = ["HttpSUT", "serve_onnx"]
 
@@ -89,7 +90,7 @@ class HttpSUT(PooledSUT):
         u = urllib.parse.urlsplit(url)
         parts = [p for p in u.path.split("/") if p]
         if u.scheme != "http" or len(parts) != 3 or parts[:2] != ["v2", "models"]:
-            raise ValueError(f"--sut: expected http://HOST:PORT/v2/models/NAME, got {url!r}")
+            raise SimbenchInputError(f"--sut: expected http://HOST:PORT/v2/models/NAME, got {url!r}")
         self.url = url
         self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
         self.model = parts[2]
@@ -132,15 +133,15 @@ class HttpSUT(PooledSUT):
         meta = self._request("GET", f"/v2/models/{self.model}")
         inputs = meta.get("inputs") or []
         if not inputs:
-            raise ValueError(f"{self.url}: model metadata lists no inputs")
+            raise SimbenchInputError(f"{self.url}: model metadata lists no inputs")
         inp = inputs[0]
         shape = [int(d) for d in inp["shape"]][1:]
         if any(d < 1 for d in shape):
-            raise ValueError(f"{self.url}: input {inp['name']!r} has a dynamic non-batch dimension")
+            raise SimbenchInputError(f"{self.url}: input {inp['name']!r} has a dynamic non-batch dimension")
         self.input_name, self.datatype = inp["name"], inp["datatype"]
         dtype = _V2_TO_NP.get(self.datatype)
         if dtype is None:
-            raise ValueError(f"{self.url}: input datatype {self.datatype} is not supported")
+            raise SimbenchInputError(f"{self.url}: input datatype {self.datatype} is not supported")
         self.sample_shape = tuple(shape)
         rng = np.random.default_rng(self.seed)
         self._pool = rng.standard_normal((self.input_pool, *shape), dtype=np.float32).astype(dtype)
@@ -370,7 +371,7 @@ def _decode_request(body: bytes, header_length: str | None, binary_ok: bool) -> 
     """
     if header_length is not None:
         if not binary_ok:
-            raise ValueError("binary tensor data is not enabled on this server")
+            raise SimbenchInputError("binary tensor data is not enabled on this server")
         n = int(header_length)
         req = json.loads(body[:n])
         t = req["inputs"][0]

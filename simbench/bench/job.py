@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
 from simbench.settings import Scenario, TestSettings, conf_sets
 
 __all__ = ["BenchmarkOptions", "BenchmarkOutcome", "benchmark_job", "write_run", "ENGINES"]
@@ -81,7 +82,7 @@ def _settings(opts: BenchmarkOptions, scenario: Scenario) -> TestSettings:
             settings, origins, runner="simbench's load generator (use --engine mlcommons for LoadGen's other modes)"
         )
     if scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, opts.model, "target_qps", "Server"):
-        raise ValueError(
+        raise SimbenchInputError(
             "--target-qps: Server needs a target QPS (mlperf.conf's 1 QPS is a placeholder);"
             " measure Offline first and start near half its samples/s"
         )

@@ -42,6 +42,7 @@ from typing import Any, Callable
 import numpy as np
 
 from simbench.bench.sut import QuerySample
+from simbench.errors import SimbenchInputError
 from simbench.provenance import host_info, run_metadata
 from simbench.schedule import QuerySchedule, schedule
 from simbench.settings import EffectiveSettings, Scenario, TestMode, TestSettings, resolve
@@ -288,14 +289,14 @@ class LoadGenerator:
         spill_every_s: float = 1.0,
     ) -> None:
         if not stall_timeout_s > 0:
-            raise ValueError(f"stall_timeout_s: expected > 0 s, got {stall_timeout_s!r}")
+            raise SimbenchInputError(f"stall_timeout_s: expected > 0 s, got {stall_timeout_s!r}")
         if settings.mode is not TestMode.PerformanceOnly:
-            raise ValueError(
+            raise SimbenchInputError(
                 f"mode: the real load generator runs PerformanceOnly; {settings.mode.name} is not"
                 " supported (use --engine mlcommons for LoadGen's other modes)"
             )
         if settings.server_num_issue_query_threads:
-            raise ValueError("server_num_issue_query_threads: only 0 (one issuing thread) is supported")
+            raise SimbenchInputError("server_num_issue_query_threads: only 0 (one issuing thread) is supported")
         self.sut = sut
         self.settings = settings
         self.effective = resolve(settings, qsl_total_count, qsl_performance_count)
@@ -305,7 +306,7 @@ class LoadGenerator:
         self.sut_name = sut_name or getattr(sut, "name", type(sut).__name__)
         self.metadata = dict(metadata or {})
         if not spill_every_s > 0:
-            raise ValueError(f"spill_every_s: expected > 0 s, got {spill_every_s!r}")
+            raise SimbenchInputError(f"spill_every_s: expected > 0 s, got {spill_every_s!r}")
         self.spill_dir = None if spill_dir is None else Path(spill_dir)
         self.spill_every_s = float(spill_every_s)
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from simbench.errors import TraceError
+from simbench.errors import SimbenchInputError, TraceError
 from simbench.settings import EffectiveSettings, Scenario, TestMode
 from simbench.trace import Trace
 
@@ -222,10 +222,10 @@ def read_trace_samples(path: str | Path) -> TraceSamples | None:
 def _int(value: Any) -> int:
     """An int64 from a JSON number (ValueError otherwise)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(value)
+        raise SimbenchInputError(value)
     out = int(value)
     if not -(2**63) <= out < 2**63:
-        raise ValueError(value)
+        raise SimbenchInputError(value)
     return out
 
 

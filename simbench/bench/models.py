@@ -30,6 +30,8 @@ from typing import Callable
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
+
 __all__ = ["BUILTIN_MODELS", "cache_dir", "model_path", "resnet50_v15", "small_cnn", "tiny_cnn"]
 
 _OPSET = 13
@@ -219,7 +221,7 @@ def model_path(name: str, *, seed: int = 0, directory: str | Path | None = None)
         An unknown name.
     """
     if name not in BUILTIN_MODELS:
-        raise ValueError(f"model: expected one of {sorted(BUILTIN_MODELS)}, got {name!r}")
+        raise SimbenchInputError(f"model: expected one of {sorted(BUILTIN_MODELS)}, got {name!r}")
     d = Path(directory) if directory is not None else cache_dir()
     p = d / f"{name}_seed{seed}_{_FORMAT_TAG}.onnx"
     if p.is_file():

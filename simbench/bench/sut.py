@@ -34,6 +34,7 @@ import numpy as np
 
 from simbench.batching import DynamicBatching, NoBatching
 from simbench.bench.base import SUT, CompletionSink, PooledSUT, QuerySample
+from simbench.errors import SimbenchInputError
 
 __all__ = [
     "QuerySample",
@@ -189,9 +190,9 @@ class OnnxSUT(PooledSUT):
     ) -> None:
         super().__init__(workers=workers, batching=batching)
         if threads < 0:
-            raise ValueError(f"threads: expected >= 0, got {threads}")
+            raise SimbenchInputError(f"threads: expected >= 0, got {threads}")
         if input_pool < 1:
-            raise ValueError(f"input_pool: expected >= 1, got {input_pool}")
+            raise SimbenchInputError(f"input_pool: expected >= 1, got {input_pool}")
         import onnxruntime as ort
 
         self.model_path = Path(model_path)
@@ -208,17 +209,17 @@ class OnnxSUT(PooledSUT):
         self.input_name = inp.name
         shape = list(inp.shape)
         if len(shape) < 1:
-            raise ValueError(f"{self.model_path}: input {inp.name!r} has no batch dimension")
+            raise SimbenchInputError(f"{self.model_path}: input {inp.name!r} has no batch dimension")
         static_batch = shape[0] if isinstance(shape[0], int) else None
         if static_batch not in (None, 1) or (static_batch == 1 and self.batching.max_batch > 1):
-            raise ValueError(
+            raise SimbenchInputError(
                 f"{self.model_path}: input {inp.name!r} has a fixed batch dimension {shape[0]};"
                 " batching needs a dynamic batch dimension"
             )
         dims = []
         for d in shape[1:]:
             if not isinstance(d, int) or d < 1:
-                raise ValueError(
+                raise SimbenchInputError(
                     f"{self.model_path}: input {inp.name!r} has a dynamic non-batch dimension"
                     f" {d!r}; only the batch dimension may be dynamic"
                 )
@@ -226,7 +227,7 @@ class OnnxSUT(PooledSUT):
         self.sample_shape = tuple(dims)
         self.dtype = _ORT_DTYPES.get(inp.type)
         if self.dtype is None:
-            raise ValueError(f"{self.model_path}: input type {inp.type} is not supported")
+            raise SimbenchInputError(f"{self.model_path}: input type {inp.type} is not supported")
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.input_pool = input_pool
         self.seed = seed
@@ -318,7 +319,7 @@ def make_sut(
         if target in BUILTIN_MODELS:
             return OnnxSUT(model_path(target), threads=threads, workers=workers, batching=batching, name=f"onnx:{target}")
         return OnnxSUT(target, threads=threads, workers=workers, batching=batching)
-    raise ValueError(
+    raise SimbenchInputError(
         f"--sut: expected 'null', 'onnx:resnet50', 'onnx:tiny', 'onnx:PATH', PATH.onnx or"
         f" http://HOST:PORT/v2/models/NAME, got {spec!r}"
     )

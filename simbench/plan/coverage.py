@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
+
 __all__ = ["SimulatorLaw", "SimulatorReference", "shutdown_workers"]
 
 _REFERENCE_OFFSET = 2**40
@@ -223,13 +225,13 @@ class SimulatorLaw:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.utilization < 1.0:
-            raise ValueError(f"utilization must be in (0, 1), got {self.utilization!r}")
+            raise SimbenchInputError(f"utilization must be in (0, 1), got {self.utilization!r}")
         if self.batching != "dynamic":
             from simbench.batching import parse_batching
 
             parse_batching(self.batching)  # ValueError naming --batching and the grammar
         if operator.index(self.reference_runs) < 1 or self.reference_queries < 1000 * self.reference_runs:
-            raise ValueError("reference_queries must be >= 1000 per reference run")
+            raise SimbenchInputError("reference_queries must be >= 1000 per reference run")
         _materialise(self._spec)  # validate profile / model / arrival now
 
     def __repr__(self) -> str:
@@ -255,7 +257,7 @@ class SimulatorLaw:
         """
         n = operator.index(query_count)
         if n < 1:
-            raise ValueError(f"query_count must be >= 1, got {query_count!r}")
+            raise SimbenchInputError(f"query_count must be >= 1, got {query_count!r}")
         return _run_latencies(self._spec, n, seed, replication)[:n].astype(float)
 
     def worker_count(self) -> int:

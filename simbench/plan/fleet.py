@@ -76,10 +76,10 @@ def erlang_c(servers: int, offered_load: float) -> float:
     0.333333
     """
     if servers < 1:
-        raise ValueError(f"servers: expected >= 1, got {servers}")
+        raise SimbenchInputError(f"servers: expected >= 1, got {servers}")
     a = float(offered_load)
     if a < 0:
-        raise ValueError(f"offered_load: expected >= 0, got {a}")
+        raise SimbenchInputError(f"offered_load: expected >= 0, got {a}")
     if a >= servers:
         return 1.0
     b = 1.0

@@ -26,6 +26,7 @@ from typing import Callable
 
 
 from simbench.arrivals import PoissonArrivals, PoissonGapStream
+from simbench.errors import SimbenchInputError
 from simbench.schedule import QuerySchedule, schedule
 from simbench.settings import Scenario, TestSettings, resolve
 from simbench.stats import min_passing_queries
@@ -194,9 +195,9 @@ def find_peak_qps(
         Wrong scenario or criterion, or no passing QPS found above 1e-3 QPS.
     """
     if settings.scenario is not Scenario.Server:
-        raise ValueError("scenario: the peak search applies to Server only")
+        raise SimbenchInputError("scenario: the peak search applies to Server only")
     if criterion not in ("valid", "loadgen"):
-        raise ValueError(f"criterion: expected 'valid' or 'loadgen', got {criterion!r}")
+        raise SimbenchInputError(f"criterion: expected 'valid' or 'loadgen', got {criterion!r}")
     probes: list[PeakProbe] = []
     es_min = min_passing_queries(0, settings.server_target_latency_percentile)
     decimals = settings.server_find_peak_qps_decimals_of_precision
@@ -240,13 +241,13 @@ def find_peak_qps(
     else:
         cap = math.inf
         if start_qps is None:
-            raise ValueError("--target-qps: a real SUT's peak search starts from a QPS that must pass (LoadGen's server_target_qps)")
+            raise SimbenchInputError("--target-qps: a real SUT's peak search starts from a QPS that must pass (LoadGen's server_target_qps)")
     duration_s = max(settings.min_duration_ms / 1000.0, 1e-3)
     # The lowest rate worth trying: 0.1 % of capacity, but with enough queries in the run for
     # early stopping to be able to pass (twice its minimum).
     lowest = max(cap * 1e-3 if math.isfinite(cap) else 0.0, 2 * es_min / duration_s, 10**-decimals)
     if lowest >= cap:
-        raise ValueError(
+        raise SimbenchInputError(
             f"no Server QPS can pass: a {duration_s:g} s run at the SUT's capacity"
             f" ({cap:,.1f} QPS) has fewer than the {2 * es_min:,} queries early stopping"
             " needs; raise --min-duration-s"
@@ -254,7 +255,7 @@ def find_peak_qps(
     if start_qps is None:
         # A full-length run at 0.1 % of capacity must pass, or no rate will.
         if not probe(lowest):
-            raise ValueError(_no_pass_reason(probes[-1], settings))
+            raise SimbenchInputError(_no_pass_reason(probes[-1], settings))
         lo, _ = bisect(lowest, cap * 1.05, False, lambda a, b: b - a <= 0.01 * b)
         lower = max(round(lo * 0.99, decimals), round(lowest, decimals))
         step = 1.02  # the pilot bracket is tight; move the bounds in 2 % steps
@@ -264,10 +265,10 @@ def find_peak_qps(
         if probe(lower):
             break
         if lower <= lowest:
-            raise ValueError(_no_pass_reason(probes[-1], settings))
+            raise SimbenchInputError(_no_pass_reason(probes[-1], settings))
         lower = max(round(lower / step, decimals), round(lowest, decimals))
     else:
-        raise ValueError(_no_pass_reason(probes[-1], settings))
+        raise SimbenchInputError(_no_pass_reason(probes[-1], settings))
     upper = round(lower * step, decimals)
     for _ in range(_MAX_STEPS):
         if not probe(upper):
@@ -275,7 +276,7 @@ def find_peak_qps(
         lower = upper
         upper = round(lower * step, decimals)
     else:
-        raise ValueError(
+        raise SimbenchInputError(
             f"server peak search: every rate up to {upper:,.1f} QPS passes; the SUT's capacity"
             f" estimate ({cap:,.1f} QPS) is far off, or the run is too short to fail"
         )

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
 from simbench.profiles.schema import HardwareProfile
 
 __all__ = [
@@ -853,9 +854,9 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     try:
         return Calibration(json.loads(p.read_text(encoding="utf-8")))
     except FileNotFoundError:
-        raise ValueError(f"{p}: calibration file not found") from None
+        raise SimbenchInputError(f"{p}: calibration file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{p}: not a JSON calibration file ({exc})") from None
+        raise SimbenchInputError(f"{p}: not a JSON calibration file ({exc})") from None
 
 
 def leave_one_out(cal: Calibration) -> list[dict]:

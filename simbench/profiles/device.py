@@ -39,6 +39,8 @@ import math
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simbench.errors import SimbenchInputError
+
 __all__ = [
     "SourcedValue",
     "ThermalModel",
@@ -76,11 +78,11 @@ class ThermalModel(_Strict):
         for name in ("resistance_c_per_w", "capacitance_j_per_c"):
             v = getattr(self, name).value
             if not 0 < v < 1e9:
-                raise ValueError(f"{name}: expected > 0, got {v:g}")
+                raise SimbenchInputError(f"{name}: expected > 0, got {v:g}")
         if not 0 <= self.hysteresis_c.value < 200:
-            raise ValueError(f"hysteresis_c: expected 0..200 degC, got {self.hysteresis_c.value:g}")
+            raise SimbenchInputError(f"hysteresis_c: expected 0..200 degC, got {self.hysteresis_c.value:g}")
         if not -50 <= self.ambient_c.value < self.slowdown_c.value <= 200:
-            raise ValueError(
+            raise SimbenchInputError(
                 f"ambient_c < slowdown_c <= 200 expected, got ambient {self.ambient_c.value:g},"
                 f" slowdown {self.slowdown_c.value:g}"
             )
@@ -109,19 +111,19 @@ class DvfsModel(_Strict):
         lo, hi, step = self.min_clock_mhz.value, self.max_clock_mhz.value, self.clock_step_mhz.value
         ref = self.reference_clock_mhz.value
         if not (0 < lo <= hi <= 100_000):
-            raise ValueError(f"clocks: expected 0 < min_clock_mhz <= max_clock_mhz, got {lo:g}, {hi:g}")
+            raise SimbenchInputError(f"clocks: expected 0 < min_clock_mhz <= max_clock_mhz, got {lo:g}, {hi:g}")
         if not step > 0:
-            raise ValueError(f"clock_step_mhz: expected > 0, got {step:g}")
+            raise SimbenchInputError(f"clock_step_mhz: expected > 0, got {step:g}")
         n = (hi - lo) / step
         if abs(n - round(n)) > 1e-9 or n > 100_000:
-            raise ValueError(f"clock grid: (max_clock_mhz - min_clock_mhz) / clock_step_mhz must be a whole number, got {n:g}")
+            raise SimbenchInputError(f"clock grid: (max_clock_mhz - min_clock_mhz) / clock_step_mhz must be a whole number, got {n:g}")
         if not lo <= ref <= hi:
-            raise ValueError(f"reference_clock_mhz {ref:g}: expected within [{lo:g}, {hi:g}]")
+            raise SimbenchInputError(f"reference_clock_mhz {ref:g}: expected within [{lo:g}, {hi:g}]")
         idle, busy = self.idle_power_w.value, self.busy_power_w.value
         if not 0 <= idle < busy <= 100_000:
-            raise ValueError(f"power: expected 0 <= idle_power_w < busy_power_w, got {idle:g}, {busy:g}")
+            raise SimbenchInputError(f"power: expected 0 <= idle_power_w < busy_power_w, got {idle:g}, {busy:g}")
         if not 0 <= self.voltage_slope.value < 1:
-            raise ValueError(f"voltage_slope: expected 0 <= s < 1, got {self.voltage_slope.value:g}")
+            raise SimbenchInputError(f"voltage_slope: expected 0 <= s < 1, got {self.voltage_slope.value:g}")
         return self
 
     # -- the laws -------------------------------------------------------------------------
@@ -186,7 +188,7 @@ class ComputeShare(_Strict):
     def _increasing(cls, points: list[ComputeSharePoint]) -> list[ComputeSharePoint]:
         batches = [p.batch for p in points]
         if batches != sorted(set(batches)):
-            raise ValueError(f"batch sizes must be strictly increasing, got {batches}")
+            raise SimbenchInputError(f"batch sizes must be strictly increasing, got {batches}")
         return points
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from simbench.errors import TraceError
+from simbench.errors import SimbenchInputError, TraceError
 
 __all__ = [
     "BatchTimes",
@@ -184,16 +184,16 @@ def fit_latency(times: BatchTimes, *, form: str = "line", min_batches: int = 3) 
     import statsmodels.api as sm
 
     if form not in ("line", "table"):
-        raise ValueError(f"--form: expected 'line' or 'table', got {form!r}")
+        raise SimbenchInputError(f"--form: expected 'line' or 'table', got {form!r}")
     if not isinstance(min_batches, int) or min_batches < 1:
-        raise ValueError(f"--min-batches: expected an integer >= 1, got {min_batches!r}")
+        raise SimbenchInputError(f"--min-batches: expected an integer >= 1, got {min_batches!r}")
     b = times.batch_size.astype(np.float64)
     y = times.service_ns
     sizes, counts = np.unique(times.batch_size, return_counts=True)
     few = [(int(s), int(c)) for s, c in zip(sizes, counts) if c < min_batches]
     if few:
         listed = ", ".join(f"batch size {s}: {c} batch{'es' if c != 1 else ''}" for s, c in few)
-        raise ValueError(
+        raise SimbenchInputError(
             f"too few batches to fit: {listed} (need >= {min_batches} of each size, "
             "--min-batches); run longer, or drop those sizes"
         )
@@ -224,7 +224,7 @@ def fit_latency(times: BatchTimes, *, form: str = "line", min_batches: int = 3) 
 
         med = np.asarray(isotonic_regression(med, weights=counts.astype(float), increasing=True).x, float)
     if np.any(med <= 0):
-        raise ValueError(f"fitted latency is not positive at some batch size ({med.tolist()}); use --form table")
+        raise SimbenchInputError(f"fitted latency is not positive at some batch size ({med.tolist()}); use --form table")
     lookup = dict(zip(sizes.tolist(), med))
     ratios = y / np.array([lookup[int(s)] for s in times.batch_size])
     # The table holds medians and the noise law has median 1: rescale both by the pooled

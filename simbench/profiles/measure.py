@@ -43,6 +43,8 @@ from typing import Callable
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
+
 __all__ = [
     "KernelTiming",
     "KernelSweep",
@@ -254,7 +256,7 @@ def measure_kernels(
     n_threads = host_description()["usable_cpus"] if threads is None else threads
     n_threads = min(n_threads, max_threads) if threads is None else n_threads
     if not isinstance(n_threads, int) or not 1 <= n_threads <= max_threads:
-        raise ValueError(f"--threads: expected 1 .. {max_threads}, got {threads!r}")
+        raise SimbenchInputError(f"--threads: expected 1 .. {max_threads}, got {threads!r}")
     sweep = SWEEPS["quick" if quick else "full"]
     rng = np.random.default_rng(seed)
     cases = list(_cases(sweep, rng))
@@ -303,7 +305,7 @@ def _robust_rate(timings: list[KernelTiming], work: str) -> tuple[float, float, 
     x = np.array([getattr(t, work) for t in timings], float)
     y = np.array([t.median_ns for t in timings], float)
     if len(set(x)) < 2:
-        raise ValueError(f"{timings[0].kernel}: need at least two sizes of different work to fit a rate, got {len(set(x))}")
+        raise SimbenchInputError(f"{timings[0].kernel}: need at least two sizes of different work to fit a rate, got {len(set(x))}")
     design = sm.add_constant(x)
     params = None
     if len(x) >= 3:
@@ -347,7 +349,7 @@ def fit_roofline(sweep: KernelSweep) -> RooflineFit:
         if kernel in by:
             rates[kernel], t0s[kernel], r2[kernel] = _robust_rate(by[kernel], work)
     if "gemm_f32" not in rates or "stream_triad" not in rates:
-        raise ValueError("a roofline needs the gemm_f32 and stream_triad sweeps")
+        raise SimbenchInputError("a roofline needs the gemm_f32 and stream_triad sweeps")
     # The compute roof is the best rate any fp32 GEMM reaches (the roofline's "attainable peak").
     fp32_kernel = max((k for k in ("gemm_f32", "gemm_blas_f32") if k in rates), key=rates.get)
     dispatch = by.get("dispatch")
@@ -429,7 +431,7 @@ def build_local_profile(
     }
     if not models:
         if not placeholder_ok:
-            raise ValueError("a profile needs at least one model entry")
+            raise SimbenchInputError("a profile needs at least one model entry")
         data["models"] = {"_roofline_only": {"latency": {"kind": "table", "points": [
             {"batch": 1, "latency_ns": max(fit.dispatch_overhead_ns, 1.0),
              "source": "placeholder: no model measured or predicted yet"}]}}}
@@ -470,19 +472,19 @@ def profile_this_machine(
     from pathlib import Path
 
     if not models:
-        raise ValueError("--models: give at least one model")
+        raise SimbenchInputError("--models: give at least one model")
     for m, path in models.items():
         if not Path(path).is_file():
-            raise ValueError(f"--models {m}: {path}: ONNX file not found")
+            raise SimbenchInputError(f"--models {m}: {path}: ONNX file not found")
     try:
         import onnx  # noqa: F401
     except ImportError:
-        raise ValueError("profile build predicts ONNX models: pip install 'simbench[onnx]'") from None
+        raise SimbenchInputError("profile build predicts ONNX models: pip install 'simbench[onnx]'") from None
     if threads is not None:
         import numba
 
         if not isinstance(threads, int) or not 1 <= threads <= numba.config.NUMBA_NUM_THREADS:
-            raise ValueError(f"--threads: expected 1 .. {numba.config.NUMBA_NUM_THREADS}, got {threads!r}")
+            raise SimbenchInputError(f"--threads: expected 1 .. {numba.config.NUMBA_NUM_THREADS}, got {threads!r}")
     sweep_n = len(list(_cases(SWEEPS["quick" if quick else "full"], np.random.default_rng(0))))
     total = sweep_n + len(models)
 

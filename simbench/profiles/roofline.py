@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
+
 __all__ = [
     "NodeCost",
     "GraphCosts",
@@ -145,7 +147,7 @@ def _node_cost(node, shapes, init_names, w_bytes: float, a_bytes: float) -> tupl
         return 0.0, 0.0
     for name in ins + outs:
         if name not in shapes:
-            raise ValueError(f"node {node.name or op!r} ({op}): shape inference gave no shape for {name!r}")
+            raise SimbenchInputError(f"node {node.name or op!r} ({op}): shape inference gave no shape for {name!r}")
     nbytes = sum(_numel(shapes[i]) * (w_bytes if i in init_names else a_bytes) for i in ins)
     nbytes += sum(_numel(shapes[o]) * a_bytes for o in outs)
     out = shapes[outs[0]]
@@ -237,11 +239,11 @@ def graph_costs(
     if isinstance(model, (str, Path)):
         p = Path(model)
         if not p.is_file():
-            raise ValueError(f"--onnx {p}: file not found")
+            raise SimbenchInputError(f"--onnx {p}: file not found")
         try:
             proto = onnx.load(str(p))
         except Exception as exc:  # onnx raises DecodeError and friends
-            raise ValueError(f"--onnx {p}: not an ONNX model ({type(exc).__name__}: {exc})") from None
+            raise SimbenchInputError(f"--onnx {p}: not an ONNX model ({type(exc).__name__}: {exc})") from None
         label = p.name
     else:
         proto, label = model, getattr(model.graph, "name", "model")
@@ -256,12 +258,12 @@ def graph_costs(
         c2, _ = _costs_at(proto, 2, weight_bytes_per_element, activation_bytes_per_element, fuse)
         c3, _ = _costs_at(proto, 3, weight_bytes_per_element, activation_bytes_per_element, fuse)
     except onnx.shape_inference.InferenceError as exc:
-        raise ValueError(f"{label}: ONNX shape inference failed: {exc}") from None
+        raise SimbenchInputError(f"{label}: ONNX shape inference failed: {exc}") from None
     nodes = []
     for a, b, c in zip(c1, c2, c3):
         d_ops, d_bytes = b[2] - a[2], b[3] - a[3]
         if not (np.isclose(c[2], a[2] + 2 * d_ops) and np.isclose(c[3], a[3] + 2 * d_bytes)):
-            raise ValueError(f"{label}: node {a[0]!r} ({a[1]}) is not linear in batch size")
+            raise SimbenchInputError(f"{label}: node {a[0]!r} ({a[1]}) is not linear in batch size")
         nodes.append(NodeCost(a[0], a[1], a[2], d_ops, a[3], d_bytes, a[4]))
     return GraphCosts(label, tuple(nodes), params)
 
@@ -300,7 +302,7 @@ def rates_for(profile, precision: str = "fp32", *, overhead_ns: float | None = N
     """
     bpe = {"fp32": 4.0, "fp16": 2.0, "int8": 1.0}
     if precision not in bpe:
-        raise ValueError(f"--precision: expected one of fp32, fp16, int8, got {precision!r}")
+        raise SimbenchInputError(f"--precision: expected one of fp32, fp16, int8, got {precision!r}")
     r = profile.roofline
     src: dict[str, str] = {}
     if r is not None:
@@ -317,7 +319,7 @@ def rates_for(profile, precision: str = "fp32", *, overhead_ns: float | None = N
            "int8": ("int8_tensor_dense_tops", 1e12)}[precision]
     missing = [k for k in (key[0], "memory_bandwidth_gbps") if k not in profile.specs]
     if missing:
-        raise ValueError(
+        raise SimbenchInputError(
             f"profile {profile.name!r}: no measured roofline and no specs {', '.join(missing)}; "
             "build one with simbench profile build"
         )
@@ -361,7 +363,7 @@ def predict_latency(costs: GraphCosts, rates: RooflineRates, batches=(1, 2, 4, 8
     lat, share, tops, tbytes = [], [], [], []
     for b in batches:
         if int(b) < 1:
-            raise ValueError(f"batch sizes must be >= 1, got {b}")
+            raise SimbenchInputError(f"batch sizes must be >= 1, got {b}")
         total = comp_time = 0.0
         for n in costs.nodes:
             rate = rates.conv_ops_per_s if n.op_type in ("Conv", "ConvTranspose") else rates.compute_ops_per_s

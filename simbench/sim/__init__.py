@@ -99,7 +99,7 @@ class SimulatedSUT:
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
-            raise ValueError(f"replicas: expected >= 1, got {self.replicas}")
+            raise SimbenchInputError(f"replicas: expected >= 1, got {self.replicas}")
         if isinstance(self.governor, str):
             from simbench.sim.governors import parse_governor
 
@@ -181,7 +181,7 @@ def sut_from_profile(
         spec, or one the profile has no data for (no ``dvfs`` / ``compute_share``).
     """
     if model not in profile.models:
-        raise ValueError(
+        raise SimbenchInputError(
             f"model: profile {profile.name!r} has no model {model!r}; it has "
             + ", ".join(profile.models)
         )
@@ -302,7 +302,7 @@ def run_engine(
 
         out = engine_simpy.run(*args, record, latency_bound_ns)
     else:
-        raise ValueError(f"engine: expected 'numba' or 'simpy', got {engine!r}")
+        raise SimbenchInputError(f"engine: expected 'numba' or 'simpy', got {engine!r}")
     out = EngineOutput(*out)
     # timeline rows in (t, device) order (stable: a device's rows at one instant keep their order)
     order = np.lexsort((out.tl_device_id, out.tl_t_ns))
@@ -356,14 +356,14 @@ def simulate(
         ``settings.mode`` is not PerformanceOnly (the only mode simulated).
     """
     if engine not in ENGINES:
-        raise ValueError(f"engine: expected one of {ENGINES}, got {engine!r}")
+        raise SimbenchInputError(f"engine: expected one of {ENGINES}, got {engine!r}")
     if settings.mode is not TestMode.PerformanceOnly:
         raise SimbenchInputError(
             f"mode: the simulator runs PerformanceOnly (2) only; {settings.mode.name}"
             f" ({int(settings.mode)}) is not implemented"
         )
     if settings.server_max_async_queries and settings.scenario is Scenario.Server:
-        raise ValueError(
+        raise SimbenchInputError(
             "server_max_async_queries: the simulator does not yet model a bound on outstanding"
             " queries; use 0 (unbounded, the MLPerf default)"
         )

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
 from simbench.profiles.device import ComputeShare, DvfsModel, StreamSharing, exp_decay
 from simbench.profiles.latency import clock_scale, interp_latency_ns, interp_share, noise_kernel_args
 from simbench.sim.governors import GOV_NONE, GOV_POWER_CAP, GovernorSpec
@@ -116,35 +117,35 @@ class DeviceModel:
         g = self.governor
         if g is not None:
             if self.dvfs is None:
-                raise ValueError(
+                raise SimbenchInputError(
                     f"--governor {g.spec}: this profile has no dvfs section (clocks, power, thermal);"
                     " governors need one (see docs/dvfs.md)"
                 )
             if self.compute_share is None:
-                raise ValueError(
+                raise SimbenchInputError(
                     f"--governor {g.spec}: the model has no compute_share (the clock-scaled share of its"
                     " latency); governors need one (see docs/dvfs.md)"
                 )
             if g.kind == "fixed":
                 grid = self.dvfs.clock_grid_mhz()
                 if not np.any(np.isclose(grid, g.clock_mhz, rtol=0, atol=1e-9)):
-                    raise ValueError(
+                    raise SimbenchInputError(
                         f"--governor {g.spec}: {g.clock_mhz:g} MHz is not a clock state of this device;"
                         f" expected {grid[0]:g}..{grid[-1]:g} MHz in steps of {self.dvfs.clock_step_mhz.value:g}"
                     )
             if g.kind == "thermal" and self.dvfs.thermal is None:
-                raise ValueError(f"--governor {g.spec}: this profile has no dvfs.thermal constants")
+                raise SimbenchInputError(f"--governor {g.spec}: this profile has no dvfs.thermal constants")
         if g is not None and "ambient_c" in g.params:
             if self.ambient_c is not None and self.ambient_c != g.params["ambient_c"]:
-                raise ValueError(
+                raise SimbenchInputError(
                     f"--ambient-c {self.ambient_c:g} and --governor {g.spec}: two ambient temperatures; give one"
                 )
             object.__setattr__(self, "ambient_c", float(g.params["ambient_c"]))
         if self.ambient_c is not None:
             if self.dvfs is None or self.dvfs.thermal is None:
-                raise ValueError("--ambient-c: this profile has no dvfs.thermal constants to apply it to")
+                raise SimbenchInputError("--ambient-c: this profile has no dvfs.thermal constants to apply it to")
             if not -50 <= self.ambient_c < self.dvfs.thermal.slowdown_c.value:
-                raise ValueError(
+                raise SimbenchInputError(
                     f"--ambient-c {self.ambient_c:g}: expected -50 <= C < the slowdown temperature"
                     f" ({self.dvfs.thermal.slowdown_c.value:g} C)"
                 )
@@ -162,14 +163,14 @@ class DeviceModel:
         if clock_mhz is None or self.dvfs is None:
             return float(lat)
         if self.compute_share is None:
-            raise ValueError("latency_ns at a clock needs the model's compute_share")
+            raise SimbenchInputError("latency_ns at a clock needs the model's compute_share")
         xs, ys = self.compute_share.arrays()
         return float(lat * clock_scale(interp_share(xs, ys, batch), self.reference_clock_mhz / clock_mhz))
 
     def power_w(self, clock_mhz: float, busy: bool) -> float:
         """Device power (W) at a clock, busy or idle (``DvfsModel.power_w``)."""
         if self.dvfs is None:
-            raise ValueError("power_w: this device has no dvfs section")
+            raise SimbenchInputError("power_w: this device has no dvfs section")
         return float(self.dvfs.power_w(clock_mhz, busy))
 
     @property

@@ -33,6 +33,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from simbench.errors import SimbenchInputError
+
 __all__ = [
     "GovernorSpec",
     "parse_governor",
@@ -139,9 +141,9 @@ def _number(flag: str, text: str, name: str, raw: str) -> float:
     try:
         v = float(raw)
     except ValueError:
-        raise ValueError(f"{flag} {text!r}: {name} must be a number, got {raw!r}") from None
+        raise SimbenchInputError(f"{flag} {text!r}: {name} must be a number, got {raw!r}") from None
     if not math.isfinite(v):
-        raise ValueError(f"{flag} {text!r}: {name} must be finite, got {raw!r}")
+        raise SimbenchInputError(f"{flag} {text!r}: {name} must be finite, got {raw!r}")
     return v
 
 
@@ -156,45 +158,45 @@ def parse_governor(text: str, flag: str = "--governor") -> GovernorSpec:
     """
     t = str(text).strip()
     if not t:
-        raise ValueError(f"{flag}: expected one of {_FORMS}, got an empty string")
+        raise SimbenchInputError(f"{flag}: expected one of {_FORMS}, got an empty string")
     kind, _, rest = t.partition(":")
     kind = kind.strip().lower().replace("-", "_")
     if kind not in _KINDS:
-        raise ValueError(f"{flag} {text!r}: unknown governor {kind!r}; expected one of {_FORMS}")
+        raise SimbenchInputError(f"{flag} {text!r}: unknown governor {kind!r}; expected one of {_FORMS}")
     parts = [p.strip() for p in rest.split(",")] if rest.strip() else []
     positional = None
     if kind in ("fixed", "power_cap"):
         if not parts or "=" in parts[0]:
             what = "MHZ (the clock)" if kind == "fixed" else "W (the cap in watts)"
-            raise ValueError(f"{flag} {text!r}: {kind} needs {what}, e.g. {kind}:{'1200' if kind == 'fixed' else '260'}")
+            raise SimbenchInputError(f"{flag} {text!r}: {kind} needs {what}, e.g. {kind}:{'1200' if kind == 'fixed' else '260'}")
         positional = _number(flag, text, "MHZ" if kind == "fixed" else "W", parts.pop(0))
         if positional <= 0:
-            raise ValueError(f"{flag} {text!r}: {'MHZ' if kind == 'fixed' else 'W'} must be > 0")
+            raise SimbenchInputError(f"{flag} {text!r}: {'MHZ' if kind == 'fixed' else 'W'} must be > 0")
     params = dict(_DEFAULTS[kind])
     for p in parts:
         key, eq, raw = p.partition("=")
         key = key.strip()
         if not eq:
-            raise ValueError(f"{flag} {text!r}: expected key=value, got {p!r}")
+            raise SimbenchInputError(f"{flag} {text!r}: expected key=value, got {p!r}")
         if key not in params and key != "ambient_c":
-            raise ValueError(
+            raise SimbenchInputError(
                 f"{flag} {text!r}: {kind} has no parameter {key!r}; it takes "
                 + ", ".join(sorted(params) + ["ambient_c"])
             )
         v = _number(flag, text, key, raw.strip())
         lo, hi = _BOUNDS[key]
         if not lo <= v <= hi:
-            raise ValueError(f"{flag} {text!r}: {key} must be in [{lo:g}, {hi:g}], got {v:g}")
+            raise SimbenchInputError(f"{flag} {text!r}: {key} must be in [{lo:g}, {hi:g}], got {v:g}")
         params[key] = v
     if kind == "ondemand" and not params["down"] < params["up"]:
-        raise ValueError(f"{flag} {text!r}: down ({params['down']:g}) must be below up ({params['up']:g})")
+        raise SimbenchInputError(f"{flag} {text!r}: down ({params['down']:g}) must be below up ({params['up']:g})")
     if params.get("transition_us", 0.0) * 1e3 >= params["period_ms"] * 1e6:
-        raise ValueError(
+        raise SimbenchInputError(
             f"{flag} {text!r}: transition_us ({params['transition_us']:g}) must be shorter than period_ms"
             f" ({params['period_ms']:g} ms)"
         )
     if kind == "power_cap" and params["window_ms"] < params["period_ms"]:
-        raise ValueError(f"{flag} {text!r}: window_ms must be >= period_ms")
+        raise SimbenchInputError(f"{flag} {text!r}: window_ms must be >= period_ms")
     return GovernorSpec(
         kind=kind,
         clock_mhz=positional if kind == "fixed" else None,

@@ -35,6 +35,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from simbench.errors import SimbenchInputError
 from simbench.stats.early_stopping import LOADGEN_CONFIDENCE, min_passing_queries
 from simbench.stats.percentile import _as_latency_array, loadgen_percentile
 from simbench.stats.sample_size import margin_of_error, sample_size
@@ -346,23 +347,23 @@ def indicator_autocorrelation(
     """
     array = _as_latency_array(latencies_ns).astype(float, copy=False)
     if array.size < 4:
-        raise ValueError(f"latencies_ns needs at least 4 values, got {array.size}")
+        raise SimbenchInputError(f"latencies_ns needs at least 4 values, got {array.size}")
     p = float(percentile)
     if not 0.0 < p < 1.0:
-        raise ValueError(f"percentile must be in (0, 1), got {percentile!r}")
+        raise SimbenchInputError(f"percentile must be in (0, 1), got {percentile!r}")
     if batch_count < 2:
-        raise ValueError(f"batch_count must be >= 2, got {batch_count!r}")
+        raise SimbenchInputError(f"batch_count must be >= 2, got {batch_count!r}")
     if method not in TAU_METHODS:
-        raise ValueError(f"method must be one of {', '.join(TAU_METHODS)}, got {method!r}")
+        raise SimbenchInputError(f"method must be one of {', '.join(TAU_METHODS)}, got {method!r}")
     if not 0.0 < tau_confidence < 1.0:
-        raise ValueError(f"tau_confidence must be in (0, 1), got {tau_confidence!r}")
+        raise SimbenchInputError(f"tau_confidence must be in (0, 1), got {tau_confidence!r}")
     n = int(array.size)
     threshold = float(loadgen_percentile(array, p)) if threshold_ns is None else float(threshold_ns)
     indicator = (array <= threshold).astype(float)
     bm_time, batch_size = _batch_means_time(indicator, batch_count)
     obm_b = int(math.isqrt(n)) if obm_batch_size is None else int(obm_batch_size)
     if not 1 <= obm_b < n:
-        raise ValueError(f"obm_batch_size must be in [1, n), got {obm_batch_size!r}")
+        raise SimbenchInputError(f"obm_batch_size must be in [1, n), got {obm_batch_size!r}")
     if indicator.var() == 0.0:
         acf_time, window, geyer_time, geyer_lags, obm_time = 1.0, 0, 1.0, 0, 1.0
         split = {"acf": 0.0, "geyer": 0.0, "obm": 0.0}
@@ -506,7 +507,7 @@ def mser5_truncation(latencies_ns: ArrayLike) -> int:
     """
     x = _as_latency_array(latencies_ns).astype(float, copy=False)
     if x.size < 20:
-        raise ValueError(f"latencies_ns needs at least 20 values, got {x.size}")
+        raise SimbenchInputError(f"latencies_ns needs at least 20 values, got {x.size}")
     k = x.size // 5
     means = x[: 5 * k].reshape(k, 5).mean(axis=1)
     tail_sum = np.cumsum(means[::-1])[::-1]
@@ -573,10 +574,10 @@ def stationarity_diagnostics(
     x = _as_latency_array(latencies_ns).astype(float, copy=False)
     n = int(x.size)
     if n < 64:
-        raise ValueError(f"latencies_ns needs at least 64 values, got {n}")
+        raise SimbenchInputError(f"latencies_ns needs at least 64 values, got {n}")
     p = float(percentile)
     if not 0.0 < p < 1.0:
-        raise ValueError(f"percentile must be in (0, 1), got {percentile!r}")
+        raise SimbenchInputError(f"percentile must be in (0, 1), got {percentile!r}")
     tau = (indicator_autocorrelation(x, p, method="geyer").autocorrelation_time
            if autocorrelation_time is None else max(1.0, float(autocorrelation_time)))
     threshold = float(loadgen_percentile(x, p))
@@ -753,10 +754,10 @@ def required_queries(
     else:
         cut = int(warmup_queries)
         if not 0 <= cut < array.size:
-            raise ValueError(f"warmup_queries must be in [0, {array.size}), got {warmup_queries!r}")
+            raise SimbenchInputError(f"warmup_queries must be in [0, {array.size}), got {warmup_queries!r}")
     kept = array[cut:]
     if kept.size < 64:
-        raise ValueError(f"only {kept.size} queries left after dropping {cut} as warm-up; need at least 64")
+        raise SimbenchInputError(f"only {kept.size} queries left after dropping {cut} as warm-up; need at least 64")
     tau_result = indicator_autocorrelation(kept, percentile, method=method, batch_count=batch_count,
                                            tau_confidence=tau_confidence)
     stationarity = stationarity_diagnostics(kept, percentile, autocorrelation_time=tau_result.autocorrelation_time) \

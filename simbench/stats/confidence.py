@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import bdtr, bdtrc, bdtrik, ndtri
 
+from simbench.errors import SimbenchInputError
 from simbench.stats.percentile import _as_latency_array
 
 __all__ = [
@@ -158,12 +159,12 @@ def order_statistic_coverage(sample_count: int, percentile: float, low_rank: int
     n = operator.index(sample_count)
     low, high = operator.index(low_rank), operator.index(high_rank)
     if n < 1:
-        raise ValueError(f"sample_count must be >= 1, got {sample_count!r}")
+        raise SimbenchInputError(f"sample_count must be >= 1, got {sample_count!r}")
     if not 0 <= low < high <= n + 1:
-        raise ValueError(f"need 0 <= low_rank < high_rank <= sample_count + 1, got {low_rank}, {high_rank}")
+        raise SimbenchInputError(f"need 0 <= low_rank < high_rank <= sample_count + 1, got {low_rank}, {high_rank}")
     p = float(percentile)
     if not 0.0 < p < 1.0:
-        raise ValueError(f"percentile must be in (0, 1), got {percentile!r}")
+        raise SimbenchInputError(f"percentile must be in (0, 1), got {percentile!r}")
     return _binom_cdf(high - 1, n, p) - _binom_cdf(low - 1, n, p)
 
 
@@ -282,17 +283,17 @@ def percentile_ci_ranks(
     """
     n = operator.index(sample_count)
     if n < 1:
-        raise ValueError(f"sample_count must be >= 1, got {sample_count!r}")
+        raise SimbenchInputError(f"sample_count must be >= 1, got {sample_count!r}")
     p = float(percentile)
     if not 0.0 < p < 1.0:
-        raise ValueError(f"percentile must be in (0, 1), got {percentile!r}")
+        raise SimbenchInputError(f"percentile must be in (0, 1), got {percentile!r}")
     level = float(confidence_level)
     if not 0.0 < level < 1.0:
-        raise ValueError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
+        raise SimbenchInputError(f"confidence_level must be in (0, 1), got {confidence_level!r}")
     if alternative not in ("two-sided", "less", "greater"):
-        raise ValueError(f"alternative must be 'two-sided', 'less' or 'greater', got {alternative!r}")
+        raise SimbenchInputError(f"alternative must be 'two-sided', 'less' or 'greater', got {alternative!r}")
     if method not in ("exact", "normal"):
-        raise ValueError(f"method must be 'exact' or 'normal', got {method!r}")
+        raise SimbenchInputError(f"method must be 'exact' or 'normal', got {method!r}")
     alpha = 1.0 - level
     if effective_sample_count is None:
         if method == "exact":
@@ -300,7 +301,7 @@ def percentile_ci_ranks(
         return _normal_ranks(n, p, alpha, alternative, 1.0)
     effective = float(effective_sample_count)
     if not 0.0 < effective <= n:
-        raise ValueError(f"effective_sample_count must be in (0, sample_count], got {effective_sample_count!r}")
+        raise SimbenchInputError(f"effective_sample_count must be in (0, sample_count], got {effective_sample_count!r}")
     if method == "normal":
         return _normal_ranks(n, p, alpha, alternative, n / effective)
     reduced = max(1, math.floor(effective))

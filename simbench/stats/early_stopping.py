@@ -41,6 +41,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import betainc, ndtri
 
+from simbench.errors import SimbenchInputError
 from simbench.stats.percentile import _as_latency_array
 
 __all__ = [
@@ -72,20 +73,20 @@ def _check_count(value: int, name: str, minimum: int = 0) -> int:
     try:
         count = operator.index(value)
     except TypeError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
+        raise SimbenchInputError(f"{name} must be an integer, got {value!r}") from None
     if count < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {count}")
+        raise SimbenchInputError(f"{name} must be >= {minimum}, got {count}")
     return count
 
 
 def _check_parameters(percentile: float, confidence: float, tolerance: float) -> tuple[float, float, float]:
     percentile, confidence, tolerance = float(percentile), float(confidence), float(tolerance)
     if not 0.0 < percentile < 1.0:
-        raise ValueError(f"percentile must be in (0, 1) (a fraction, not percent), got {percentile!r}")
+        raise SimbenchInputError(f"percentile must be in (0, 1) (a fraction, not percent), got {percentile!r}")
     if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+        raise SimbenchInputError(f"confidence must be in (0, 1), got {confidence!r}")
     if not 0.0 <= tolerance < percentile:
-        raise ValueError(f"tolerance must be in [0, percentile), got {tolerance!r}")
+        raise SimbenchInputError(f"tolerance must be in [0, percentile), got {tolerance!r}")
     return percentile, confidence, tolerance
 
 
@@ -451,7 +452,7 @@ def server_early_stopping(
     n = _check_count(query_count, "query_count")
     t = _check_count(overlatency_count, "overlatency_count")
     if t > n:
-        raise ValueError(f"overlatency_count ({t}) must not exceed query_count ({n})")
+        raise SimbenchInputError(f"overlatency_count ({t}) must not exceed query_count ({n})")
     p, c, d = _check_parameters(percentile, confidence, tolerance)
     h = _min_passing_queries(t, p, c, d)
     passed = n >= h + t

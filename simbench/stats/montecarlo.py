@@ -58,6 +58,7 @@ from scipy import stats as scipy_stats
 from scipy.optimize import brentq
 from scipy.special import ndtri
 
+from simbench.errors import SimbenchInputError
 from simbench.stats import _kernels
 from simbench.stats.confidence import order_statistic_coverage, percentile_ci_ranks
 from simbench.stats.early_stopping import LOADGEN_CONFIDENCE, max_overlatency_count, min_passing_queries
@@ -99,9 +100,9 @@ class LogNormalLaw:
 
     def __post_init__(self) -> None:
         if not self.median_ns > 0:
-            raise ValueError(f"median_ns must be > 0, got {self.median_ns!r}")
+            raise SimbenchInputError(f"median_ns must be > 0, got {self.median_ns!r}")
         if not self.sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {self.sigma!r}")
+            raise SimbenchInputError(f"sigma must be > 0, got {self.sigma!r}")
 
     name = "lognormal"
     correlated = False
@@ -141,9 +142,9 @@ class GammaLaw:
 
     def __post_init__(self) -> None:
         if not self.shape > 0:
-            raise ValueError(f"shape must be > 0, got {self.shape!r}")
+            raise SimbenchInputError(f"shape must be > 0, got {self.shape!r}")
         if not self.scale_ns > 0:
-            raise ValueError(f"scale_ns must be > 0, got {self.scale_ns!r}")
+            raise SimbenchInputError(f"scale_ns must be > 0, got {self.scale_ns!r}")
 
     name = "gamma"
     correlated = False
@@ -190,7 +191,7 @@ class EmpiricalLaw:
     def __post_init__(self) -> None:
         values = np.sort(np.asarray(self.values_ns, dtype=float).ravel())
         if values.size < 2 or not np.isfinite(values).all() or values[0] < 0:
-            raise ValueError("values_ns must hold at least 2 finite, non-negative latencies")
+            raise SimbenchInputError("values_ns must hold at least 2 finite, non-negative latencies")
         values.setflags(write=False)
         object.__setattr__(self, "values_ns", values)
 
@@ -282,11 +283,11 @@ class QueueLaw:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.utilization < 1.0:
-            raise ValueError(f"utilization must be in (0, 1), got {self.utilization!r}")
+            raise SimbenchInputError(f"utilization must be in (0, 1), got {self.utilization!r}")
         if not self.arrival_shape > 0:
-            raise ValueError(f"arrival_shape must be > 0, got {self.arrival_shape!r}")
+            raise SimbenchInputError(f"arrival_shape must be > 0, got {self.arrival_shape!r}")
         if not self.mean_service_ns > 0:
-            raise ValueError(f"mean_service_ns must be > 0, got {self.mean_service_ns!r}")
+            raise SimbenchInputError(f"mean_service_ns must be > 0, got {self.mean_service_ns!r}")
 
     name = "gi/m/1 queue"
     correlated = True
@@ -401,7 +402,7 @@ def sample_latencies(law: Law, query_count: int, *, seed: int = 0, replication: 
     """
     n = operator.index(query_count)
     if n < 1:
-        raise ValueError(f"query_count must be >= 1, got {query_count!r}")
+        raise SimbenchInputError(f"query_count must be >= 1, got {query_count!r}")
     state = _kernels.replication_states(seed, replication + 1)[replication]
     code, a, b, table, unit_ns = law._kernel_arguments()
     if code < 0:
@@ -610,20 +611,20 @@ def validate(
     p = float(percentile)
     c = float(confidence)
     if not 0.0 < p < 1.0:
-        raise ValueError(f"percentile must be in (0, 1), got {percentile!r}")
+        raise SimbenchInputError(f"percentile must be in (0, 1), got {percentile!r}")
     if not 0.0 < c < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+        raise SimbenchInputError(f"confidence must be in (0, 1), got {confidence!r}")
     m = paper_margin(p) if margin is None else float(margin)
     if not 0.0 < m < min(p, 1.0 - p):
-        raise ValueError(f"margin must be in (0, min(p, 1 - p)), got {margin!r}")
+        raise SimbenchInputError(f"margin must be in (0, min(p, 1 - p)), got {margin!r}")
     n = sample_size(p, confidence=c, margin=m).rounded_queries if query_count is None else operator.index(query_count)
     if n < 2:
-        raise ValueError(f"query_count must be >= 2, got {query_count!r}")
+        raise SimbenchInputError(f"query_count must be >= 2, got {query_count!r}")
     reps = operator.index(replications)
     if reps < 2:
-        raise ValueError(f"replications must be >= 2, got {replications!r}")
+        raise SimbenchInputError(f"replications must be >= 2, got {replications!r}")
     if effective_sample_count is not None and not 1.0 <= float(effective_sample_count) <= n:
-        raise ValueError(f"effective_sample_count must be in [1, query_count], got {effective_sample_count!r}")
+        raise SimbenchInputError(f"effective_sample_count must be in [1, query_count], got {effective_sample_count!r}")
 
     thresholds = np.array([law.quantile(p - m), law.quantile(p), law.quantile(p + m)])
     start = time.perf_counter()

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats as scipy_stats
 
+from simbench.errors import SimbenchInputError
 from simbench.stats.early_stopping import LOADGEN_CONFIDENCE, LOADGEN_TOLERANCE, max_overlatency_count
 from simbench.stats.sample_size import paper_margin, sample_size
 
@@ -58,7 +59,7 @@ _REFERENCES = (
 def _rates(values: ArrayLike) -> np.ndarray:
     rates = np.asarray(values, dtype=float)
     if rates.size == 0 or not np.all((rates >= 0.0) & (rates <= 1.0)):
-        raise ValueError(f"overlatency_rate must be in [0, 1], got {values!r}")
+        raise SimbenchInputError(f"overlatency_rate must be in [0, 1], got {values!r}")
     return rates
 
 
@@ -112,7 +113,7 @@ def server_pass_probability(
     """
     n = operator.index(query_count)
     if n < 0:
-        raise ValueError(f"query_count must be >= 0, got {query_count!r}")
+        raise SimbenchInputError(f"query_count must be >= 0, got {query_count!r}")
     rates = _rates(overlatency_rate)
     t_max = max_overlatency_count(n, percentile, confidence=confidence, tolerance=tolerance)
     if t_max < 0:
@@ -212,7 +213,7 @@ def operating_characteristic(
 
     n = operator.index(query_count)
     if n < 1:
-        raise ValueError(f"query_count must be >= 1, got {query_count!r}")
+        raise SimbenchInputError(f"query_count must be >= 1, got {query_count!r}")
     p = float(percentile)
     grid = np.linspace(0.5 * (1 - p), 1.5 * (1 - p), 201) if rates is None else _rates(rates)
     t_max = max_overlatency_count(n, p, confidence=confidence, tolerance=tolerance)
@@ -239,7 +240,7 @@ def operating_characteristic(
 def _counts(query_counts: ArrayLike) -> np.ndarray:
     n = np.asarray(query_counts)
     if n.size == 0 or not np.issubdtype(n.dtype, np.integer) or np.any(n < 2):
-        raise ValueError("query_counts must be integers >= 2")
+        raise SimbenchInputError("query_counts must be integers >= 2")
     return n.astype(np.int64)
 
 
@@ -293,7 +294,7 @@ def margin_coverage(
     p = float(percentile)
     m = paper_margin(p) if margin is None else float(margin)
     if not 0.0 < p < 1.0 or not 0.0 < m < min(p, 1.0 - p):
-        raise ValueError(f"need 0 < percentile < 1 and 0 < margin < min(p, 1 - p), got {percentile!r}, {margin!r}")
+        raise SimbenchInputError(f"need 0 < percentile < 1 and 0 < margin < min(p, 1 - p), got {percentile!r}, {margin!r}")
     k = np.floor(n.astype(float) * p)
     coverage = scipy_stats.beta.cdf(p + m, k + 1, n - k) - scipy_stats.beta.cdf(p - m, k + 1, n - k)
     return float(coverage[0]) if scalar else coverage
@@ -434,7 +435,7 @@ def exact_sample_size(
     coverage = margin_coverage(grid, p, margin=m)
     ok = coverage >= c
     if not ok.any():
-        raise ValueError(f"no n up to {grid[-1]:,} reaches coverage {c}")
+        raise SimbenchInputError(f"no n up to {grid[-1]:,} reaches coverage {c}")
     first = int(grid[np.argmax(ok)])
     failing = np.flatnonzero(~ok)
     stable = int(grid[failing[-1] + 1]) if failing.size else int(grid[0])

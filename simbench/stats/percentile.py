@@ -18,6 +18,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from simbench.errors import SimbenchInputError
+
 __all__ = [
     "loadgen_percentile",
     "loadgen_percentile_index",
@@ -29,22 +31,22 @@ def _check_percentile(percentile: float, name: str = "percentile") -> float:
     try:
         value = float(percentile)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number in [0, 1), got {percentile!r}") from None
+        raise SimbenchInputError(f"{name} must be a real number in [0, 1), got {percentile!r}") from None
     if not 0.0 <= value < 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be in [0, 1) (a fraction, not percent), got {percentile!r}")
+        raise SimbenchInputError(f"{name} must be in [0, 1) (a fraction, not percent), got {percentile!r}")
     return value
 
 
 def _as_latency_array(latencies_ns: ArrayLike) -> np.ndarray:
     array = np.asarray(latencies_ns)
     if array.ndim != 1:
-        raise ValueError(f"latencies_ns must be one-dimensional, got shape {array.shape}")
+        raise SimbenchInputError(f"latencies_ns must be one-dimensional, got shape {array.shape}")
     if array.size == 0:
-        raise ValueError("latencies_ns is empty; a percentile needs at least one latency")
+        raise SimbenchInputError("latencies_ns is empty; a percentile needs at least one latency")
     if array.dtype.kind not in "iuf":
-        raise ValueError(f"latencies_ns must hold integers or floats, got dtype {array.dtype}")
+        raise SimbenchInputError(f"latencies_ns must hold integers or floats, got dtype {array.dtype}")
     if array.dtype.kind == "f" and np.isnan(array).any():
-        raise ValueError("latencies_ns contains NaN")
+        raise SimbenchInputError("latencies_ns contains NaN")
     return array
 
 
@@ -95,9 +97,9 @@ def loadgen_percentile_index(sample_count: int, percentile: float) -> int:
     try:
         count = operator.index(sample_count)
     except TypeError:
-        raise ValueError(f"sample_count must be an integer, got {sample_count!r}") from None
+        raise SimbenchInputError(f"sample_count must be an integer, got {sample_count!r}") from None
     if count < 1:
-        raise ValueError(f"sample_count must be >= 1, got {count}")
+        raise SimbenchInputError(f"sample_count must be >= 1, got {count}")
     value = _check_percentile(percentile)
     return int(float(count) * value)
 
@@ -197,7 +199,7 @@ def loadgen_percentiles(latencies_ns: ArrayLike, percentiles: Sequence[float] | 
     array = _as_latency_array(latencies_ns)
     requested = np.atleast_1d(np.asarray(percentiles, dtype=float))
     if requested.ndim != 1 or requested.size == 0:
-        raise ValueError(f"percentiles must be a non-empty 1-D sequence, got {percentiles!r}")
+        raise SimbenchInputError(f"percentiles must be a non-empty 1-D sequence, got {percentiles!r}")
     indices = np.array(
         [loadgen_percentile_index(array.size, p) for p in requested.tolist()], dtype=np.intp
     )

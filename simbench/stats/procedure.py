@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
+from simbench.errors import SimbenchInputError
 from simbench.stats import _kernels
 from simbench.stats.autocorrelation import _method_estimate, indicator_autocorrelation
 from simbench.stats.early_stopping import LOADGEN_CONFIDENCE
@@ -186,9 +187,9 @@ def reference_tau(
     """
     q = np.asarray(probabilities, dtype=float)
     if q.size == 0 or not np.all((q > 0) & (q < 1)):
-        raise ValueError(f"probabilities must be in (0, 1), got {probabilities!r}")
+        raise SimbenchInputError(f"probabilities must be in (0, 1), got {probabilities!r}")
     if runs < 2 or batches < 20:
-        raise ValueError("need runs >= 2 and batches >= 20")
+        raise SimbenchInputError("need runs >= 2 and batches >= 20")
     thresholds = np.array([law.quantile(v) for v in q]) / law.mean_service_ns
     if batch_size is None:
         pilot = sample_latencies(law, 1_000_000, seed=seed, replication=0)
@@ -246,7 +247,7 @@ def fresh_run_coverage(query_counts, percentile: float, margin: float, tau_low: 
     """
     n = np.asarray(query_counts, dtype=float)
     if n.size and n.min() < 2:
-        raise ValueError("query_counts must be >= 2")
+        raise SimbenchInputError("query_counts must be >= 2")
     p, m = float(percentile), float(margin)
     k = np.floor(n * p)
     q_low, q_high = p - m, p + m
@@ -361,7 +362,7 @@ def validate_procedure(
     n0 = size.rounded_queries if pilot_queries is None else operator.index(pilot_queries)
     reps = operator.index(replications)
     if n0 < 64 or reps < 2:
-        raise ValueError("need pilot_queries >= 64 and replications >= 2")
+        raise SimbenchInputError("need pilot_queries >= 64 and replications >= 2")
     if isinstance(law, QueueLaw) and true_tau is None:
         tau_true, tau_se = reference_tau(law, [p - m, p, p + m], seed=seed, budget_queries=reference_budget)
     elif true_tau is not None:

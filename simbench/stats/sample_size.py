@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from scipy.special import ndtri
 
+from simbench.errors import SimbenchInputError
+
 __all__ = [
     "PAPER_PERCENTILES",
     "QUERY_COUNT_MULTIPLE",
@@ -50,7 +52,7 @@ _REFERENCE = (
 def _check_fraction(value: float, name: str) -> float:
     number = float(value)
     if not 0.0 < number < 1.0:
-        raise ValueError(f"{name} must be in (0, 1) (a fraction, not percent), got {value!r}")
+        raise SimbenchInputError(f"{name} must be in (0, 1) (a fraction, not percent), got {value!r}")
     return number
 
 
@@ -126,9 +128,9 @@ def round_up_to_multiple(count: int | float, multiple: int = QUERY_COUNT_MULTIPL
     """
     unit = operator.index(multiple)
     if unit < 1:
-        raise ValueError(f"multiple must be >= 1, got {multiple!r}")
+        raise SimbenchInputError(f"multiple must be >= 1, got {multiple!r}")
     if not count >= 0:
-        raise ValueError(f"count must be >= 0, got {count!r}")
+        raise SimbenchInputError(f"count must be >= 0, got {count!r}")
     return math.ceil(count / unit) * unit
 
 
@@ -243,7 +245,7 @@ def sample_size(
     c = _check_fraction(confidence, "confidence")
     m = paper_margin(p) if margin is None else float(margin)
     if not 0.0 < m <= min(p, 1.0 - p):
-        raise ValueError(f"margin must be in (0, min(percentile, 1 - percentile)], got {margin!r}")
+        raise SimbenchInputError(f"margin must be in (0, min(percentile, 1 - percentile)], got {margin!r}")
     exact = float(samplesize_confint_proportion(p, m, alpha=1.0 - c, method="normal"))
     minimum = math.ceil(exact)
     return SampleSizeResult(
@@ -337,7 +339,7 @@ def margin_of_error(query_count: int, percentile: float, *, confidence: float = 
     """
     n = operator.index(query_count)
     if n < 1:
-        raise ValueError(f"query_count must be >= 1, got {query_count!r}")
+        raise SimbenchInputError(f"query_count must be >= 1, got {query_count!r}")
     p = _check_fraction(percentile, "percentile")
     c = _check_fraction(confidence, "confidence")
     return float(-ndtri((1.0 - c) / 2.0)) * math.sqrt(p * (1.0 - p) / n)
