@@ -116,31 +116,62 @@ def exit_interrupted() -> None:
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn bad input (``ValueError`` and simbench's input errors) into one clear line and
-    exit code 2, instead of a traceback; Ctrl-C/SIGTERM exit 130 (after what completed was
-    written); a closed stdout is not an error."""
+    """Run a command so every failure ends in one clear line and a documented exit code.
+
+    * simbench's input errors (``SimbenchInputError``: a bad flag, conf, profile, trace...)
+      and unusable files/folders (``OSError``) print ``error: <message>`` and exit 2;
+    * Ctrl-C/SIGTERM exit 130, after what completed was written;
+    * a closed stdout (``| head``) is not an error;
+    * anything else is a bug: ``internal error (a bug): <Type>: <message>; rerun with
+      --debug for the traceback``, exit 3.
+
+    With the global ``--debug`` flag the traceback is printed first. Exit codes are listed in
+    ``docs/reference.md`` ("Exit codes").
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import click
+
+        from simbench.errors import SimbenchInputError
         from simbench.interrupt import guard
 
         try:
             with guard(on_signal=signal_note):
                 return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError) as exc:
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except ValueError as exc:
+            # simbench's input errors (SimbenchInputError, a ValueError); a plain ValueError is
+            # still reported as bad input, since the code landed beside the refactor raises some.
             if _after_interrupt(exc):
                 exit_interrupted()
-            msg = str(exc) or exc.__class__.__name__
-            print(f"error: {msg}", file=sys.stderr)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            exit_interrupted()
+            _debug_traceback()
+            print(f"error: {str(exc) or exc.__class__.__name__}", file=sys.stderr)
+            raise typer.Exit(EXIT_INPUT) from None
         except BrokenPipeError:
             return None
-        except Exception as exc:
+        except OSError as exc:
             if _after_interrupt(exc):
                 exit_interrupted()
-            raise
+            _debug_traceback()
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+            raise typer.Exit(EXIT_INPUT) from None
+        except KeyboardInterrupt:
+            exit_interrupted()
+        except Exception as exc:  # noqa: BLE001 - the one place a bug is reported as such
+            if _after_interrupt(exc):
+                exit_interrupted()
+            _debug_traceback()
+            msg = " ".join(str(exc).split())
+            if len(msg) > 300:
+                msg = msg[:297] + "..."
+            print(
+                f"internal error (a bug): {type(exc).__name__}: {msg}; rerun with --debug for the traceback",
+                file=sys.stderr,
+            )
+            raise typer.Exit(EXIT_BUG) from None
 
     return wrapper
 
@@ -155,6 +186,26 @@ def _after_interrupt(exc: BaseException) -> bool:
     g = current()
     return g is not None and g.stopped and not isinstance(exc, OutputError)
 
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+"""``--fail-on-invalid``: a run finished but its result is INVALID."""
+EXIT_INPUT = 2
+"""Bad input (flag, conf, profile, trace, SUT) or an unusable file/folder, refused before work."""
+EXIT_BUG = 3
+"""An internal error: a bug in simbench (the message says so)."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C / SIGTERM (the partial run is written first)."""
+
+DEBUG = False
+"""Set by the global ``--debug`` flag: print tracebacks."""
+
+
+def _debug_traceback() -> None:
+    if DEBUG:
+        import traceback
+
+        traceback.print_exc()
 
 # Upper bounds of the size/count flags, checked by typer before any work (each derived from
 # what a run can hold; tests/cli/test_input_cases.py checks them against the library's own).

@@ -15,6 +15,7 @@ from simbench.cli._common import (
     MAX_SEED,
     MAX_STALL_S,
     MAX_WORKERS,
+    EXIT_INVALID,
     console,
     cores,
     echo,
@@ -72,6 +73,7 @@ def benchmark(
     out: Annotated[Optional[str], typer.Option(help="Output folder, checked before the run: created if missing, must be writable and not already hold results \\[default: a fresh ./simbench_results/bench-<timestamp>/].", rich_help_panel=_RUN)] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite results already in --out.", rich_help_panel=_RUN)] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON instead of LoadGen text.", rich_help_panel=_RUN)] = False,
+    fail_on_invalid: Annotated[bool, typer.Option("--fail-on-invalid", help="Exit 1 when any scenario's result is INVALID or its run failed (exit codes: docs/reference.md).", rich_help_panel=_RUN)] = False,
 ) -> None:
     """Benchmark a real SUT under MLPerf LoadGen's scenario rules.
 
@@ -120,6 +122,8 @@ def benchmark(
         force=force,
     )
     err = console(stderr=True)
+    for note in _inapplicable_flag_notes(sut, scenarios, target_qps, target_latency_ms, workers, threads, batching):
+        err.print(f"note: {note}", highlight=False)
     out_c = console()
     t_start = time.perf_counter()
     with Progress(
@@ -165,6 +169,7 @@ def benchmark(
             d.update(o.run.extra)
             payload.append(d)
         echo(json.dumps(payload, indent=2, default=str))
+        _exit_if_invalid(fail_on_invalid, outcomes)
         return
     from rich.table import Table
 
@@ -176,7 +181,37 @@ def benchmark(
         if s is None:
             table.add_row(o.scenario.value, "-", "-", "INVALID: " + "; ".join(o.run.errors), "0")
             continue
-        value = f"{s.headline_value:,.2f}" if s.scenario in (Scenario.Server, Scenario.Offline) else f"{s.headline_value / 1e6:,.3f} ms"
+        # One unit per cell, as simulate prints it: the metric name carries "(ns)".
+        value = f"{s.headline_value:,.2f}" if s.scenario in (Scenario.Server, Scenario.Offline) else f"{s.headline_value:,.0f}"
         result = "VALID" if s.result_valid else "INVALID: " + "; ".join(r.split(". ")[0][:70] for r in s.invalid_reasons)
         table.add_row(s.scenario.value, s.headline_name, value, result, f"{s.query_count:,}")
     out_c.print(table)
+    _exit_if_invalid(fail_on_invalid, outcomes)
+
+
+def _exit_if_invalid(fail_on_invalid: bool, outcomes) -> None:
+    if fail_on_invalid and any(o.run.summary is None or not o.run.summary.result_valid for o in outcomes):
+        raise typer.Exit(EXIT_INVALID)
+
+
+def _inapplicable_flag_notes(sut, scenarios, target_qps, target_latency_ms, workers, threads, batching) -> list[str]:
+    """A note for every flag given that the chosen SUT or scenarios do not use."""
+    from simbench.settings import Scenario
+
+    notes = []
+    for flag, value, applies in (
+        ("--target-qps", target_qps, {Scenario.Server, Scenario.Offline}),
+        ("--target-latency-ms", target_latency_ms, {Scenario.Server, Scenario.SingleStream, Scenario.MultiStream}),
+    ):
+        ignored = [s.value for s in scenarios if s not in applies]
+        if value is not None and ignored:
+            notes.append(f"{flag} does not apply to {', '.join(ignored)}; ignored there")
+    kind = "null" if sut.strip().lower() == "null" else "http" if sut.strip().lower().startswith("http://") else "onnx"
+    if threads and kind != "onnx":
+        notes.append(f"--threads sets ONNX Runtime threads; --sut {sut} runs no ONNX Runtime session here; ignored")
+    if kind == "null":
+        if workers != 1:
+            notes.append("--workers does not apply to --sut null (it completes every sample inline); ignored")
+        if batching is not None and batching.strip().lower() not in ("none", "off", "1"):
+            notes.append("--batching does not apply to --sut null (it completes every sample inline); ignored")
+    return notes

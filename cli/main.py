@@ -83,8 +83,14 @@ def _root(
     version: bool = typer.Option(
         False, "--version", help="Print the version and exit.", is_eager=True, callback=_print_version
     ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Print the Python traceback of an error (for bug reports)."
+    ),
 ) -> None:
     """Benchmark and simulate ML inference the way MLPerf Inference defines it."""
+    from simbench.cli import _common
+
+    _common.DEBUG = debug
 
 
 def main() -> None:

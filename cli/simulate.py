@@ -14,6 +14,7 @@ from simbench.cli._common import (
     MAX_QUERY_COUNT,
     MAX_REPLICAS,
     MAX_SEED,
+    EXIT_INVALID,
     console,
     echo,
     handle_errors,
@@ -46,7 +47,8 @@ def simulate(
     governor: Annotated[Optional[str], typer.Option(help="DVFS governor of each device: fixed:MHZ, performance, ondemand[:up=0.8,down=0.3,period_ms=10,transition_us=0], power_cap:W[,window_ms=1000,period_ms=20,transition_us=0], thermal[:period_ms=100] (default: fixed at the profile's reference clock). See docs/dvfs.md.", rich_help_panel=_SUT)] = None,
     power_cap_w: Annotated[Optional[float], typer.Option("--power-cap-w", help="Shorthand for --governor power_cap:W (per-device power cap, watts).", rich_help_panel=_SUT)] = None,
     ambient_c: Annotated[Optional[float], typer.Option("--ambient-c", help="Ambient temperature (C) of the thermal model (default: the profile's, 25 C); needs --governor.", rich_help_panel=_SUT)] = None,
-    peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance).", rich_help_panel=_RUN)] = "valid",
+    peak_criterion: Annotated[Optional[str], typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance) \\[default: valid].", rich_help_panel=_RUN)] = None,
+    fail_on_invalid: Annotated[bool, typer.Option("--fail-on-invalid", help="Exit 1 when any scenario's result is INVALID (exit codes: docs/reference.md).", rich_help_panel=_RUN)] = False,
 ) -> None:
     """Simulate MLPerf Inference scenarios for a model on a hardware profile.
 
@@ -90,6 +92,8 @@ def simulate(
         raise SimbenchInputError(f"--target-latency-ms: expected > 0 ms, got {target_latency_ms:g}")
     if engine not in ("auto", "simpy", "numba"):
         raise SimbenchInputError(f"--engine: expected auto, simpy or numba, got {engine!r}")
+    peak_given = peak_criterion is not None
+    peak_criterion = peak_criterion or "valid"
     if peak_criterion not in ("valid", "loadgen"):
         raise SimbenchInputError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
     opts = SimulateOptions(
@@ -122,6 +126,10 @@ def simulate(
         ignored = [s.value for s in scenarios if s not in applies]
         if value is not None and ignored:
             err.print(f"note: {flag} does not apply to {', '.join(ignored)}; ignored there", highlight=False)
+    searches = Scenario.Server in scenarios and target_qps is None
+    if peak_given and not searches:
+        why = "--target-qps is given" if Scenario.Server in scenarios else "no Server scenario is run"
+        err.print(f"note: --peak-criterion applies only to the Server peak search; ignored ({why})", highlight=False)
     out_c = console()
     t_start = time.perf_counter()
     with Progress(
@@ -163,6 +171,8 @@ def simulate(
                 default=str,
             )
         )
+        if fail_on_invalid and any(not o.summary.result_valid for o in outcomes):
+            raise typer.Exit(EXIT_INVALID)
         return
     from rich.table import Table
 
@@ -177,3 +187,5 @@ def simulate(
         result = "VALID" if s.result_valid else "INVALID: " + "; ".join(s.invalid_reasons)
         table.add_row(s.scenario.value, s.headline_name, value, result, f"{s.query_count:,}")
     out_c.print(table)
+    if fail_on_invalid and any(not o.summary.result_valid for o in outcomes):
+        raise typer.Exit(EXIT_INVALID)

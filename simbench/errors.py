@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SimbenchInputError", "ConfError", "ProfileError", "TraceError"]
+__all__ = ["SimbenchInputError", "ConfError", "ProfileError", "TraceError", "MissingExtraError", "require_extra"]
 
 
 class SimbenchInputError(ValueError):
@@ -19,3 +19,34 @@ class ProfileError(SimbenchInputError):
 
 class TraceError(SimbenchInputError):
     """A trace file that is missing, malformed or does not follow the Trace schema."""
+
+
+class MissingExtraError(SimbenchInputError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra to install."""
+
+
+def require_extra(module: str, extra: str, what: str):
+    """Import ``module`` or raise ``MissingExtraError`` naming ``pip install 'simbench[extra]'``.
+
+    Parameters
+    ----------
+    module : str
+        The module to import (``'onnxruntime'``, ``'mlperf_loadgen'``, ``'dask.distributed'``).
+    extra : str
+        The simbench extra that installs it (``'onnx'``, ``'mlcommons'``, ``'dask'``).
+    what : str
+        What needs it, for the message (``'--sut onnx:resnet50'``).
+
+    Raises
+    ------
+    MissingExtraError
+        ``module`` cannot be imported.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"{what} needs {module.split('.')[0]}, which is not installed: pip install 'simbench[{extra}]'"
+        ) from exc

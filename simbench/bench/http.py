@@ -127,14 +127,50 @@ class HttpSUT(PooledSUT):
             raise RuntimeError(f"HTTP {r.status} from {method} {path}: {data[:200]!r}")
         return json.loads(data)
 
+    def _fetch_metadata(self) -> dict[str, Any]:
+        """``GET /v2/models/NAME``; SimbenchInputError naming the URL and what was wrong.
+
+        Runs before the load generator starts, so an endpoint that cannot be reached or
+        answers something other than a KServe v2 metadata object is a clear input error.
+        """
+        path = f"/v2/models/{self.model}"
+        get = f"GET {self.url}"
+        try:
+            c = self._conn()
+            c.request("GET", path)
+            r = c.getresponse()
+            data = r.read()
+            ctype = r.getheader("Content-Type") or "no Content-Type"
+        except socket.timeout:
+            self._local.conn = None
+            raise SimbenchInputError(f"{self.url}: no answer within {self.timeout_s:g} s") from None
+        except (OSError, http.client.HTTPException) as exc:
+            self._local.conn = None
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            raise SimbenchInputError(f"{self.url}: cannot connect ({reason})") from None
+        if r.status != 200:
+            raise SimbenchInputError(f"{get}: HTTP {r.status} {r.reason} ({data[:80]!r})")
+        try:
+            meta = json.loads(data)
+        except (ValueError, RecursionError):
+            raise SimbenchInputError(f"{get}: answer is not JSON ({ctype}: {data[:40]!r})") from None
+        if not isinstance(meta, dict):
+            raise SimbenchInputError(f"{self.url}: model metadata is not a JSON object (got a JSON {type(meta).__name__})")
+        inputs = meta.get("inputs")
+        if not inputs or not isinstance(inputs, list):
+            raise SimbenchInputError(f"{self.url}: model metadata lists no inputs")
+        inp = inputs[0]
+        if not isinstance(inp, dict) or not isinstance(inp.get("name"), str) or not isinstance(inp.get("datatype"), str):
+            raise SimbenchInputError(f"{self.url}: model metadata inputs[0]: expected an object with name, datatype and shape")
+        shape = inp.get("shape")
+        if not isinstance(shape, list) or not shape or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+            raise SimbenchInputError(f"{self.url}: model metadata inputs[0].shape: expected a list of integers, got {shape!r:.60}")
+        return meta
+
     def load_samples(self, indices) -> None:
         if self._pool is not None:
             return
-        meta = self._request("GET", f"/v2/models/{self.model}")
-        inputs = meta.get("inputs") or []
-        if not inputs:
-            raise SimbenchInputError(f"{self.url}: model metadata lists no inputs")
-        inp = inputs[0]
+        inp = self._fetch_metadata()["inputs"][0]
         shape = [int(d) for d in inp["shape"]][1:]
         if any(d < 1 for d in shape):
             raise SimbenchInputError(f"{self.url}: input {inp['name']!r} has a dynamic non-batch dimension")
@@ -142,6 +178,12 @@ class HttpSUT(PooledSUT):
         dtype = _V2_TO_NP.get(self.datatype)
         if dtype is None:
             raise SimbenchInputError(f"{self.url}: input datatype {self.datatype} is not supported")
+        pool_bytes = self.input_pool * int(np.prod(shape, dtype=object)) * 4
+        if pool_bytes > 1 << 30:
+            raise SimbenchInputError(
+                f"{self.url}: input {inp['name']!r} shape {shape}: {self.input_pool} synthetic inputs would"
+                f" need {pool_bytes / 2**30:,.1f} GiB (at most 1 GiB)"
+            )
         self.sample_shape = tuple(shape)
         rng = np.random.default_rng(self.seed)
         self._pool = rng.standard_normal((self.input_pool, *shape), dtype=np.float32).astype(dtype)

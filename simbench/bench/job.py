@@ -165,13 +165,14 @@ def benchmark_job(
     if opts.engine == "mlcommons":
         from simbench.bench.mlcommons import require_loadgen
 
-        try:
-            require_loadgen()
-        except ImportError as exc:
-            raise SimbenchInputError(str(exc)) from None  # bad input for the CLI: one clear line
+        require_loadgen()  # MissingExtraError names pip install 'simbench[mlcommons]'
     _check_workers(opts.workers)
     emit = on_event or (lambda kind, info: None)
     all_settings = [(sc, _settings(opts, sc)) for sc in opts.scenarios]  # validate all first
+    # Build the SUT and let it load (an ONNX file parsed, an HTTP endpoint's metadata
+    # fetched) before any scenario runs, so a bad --sut is one clear error, not a failed run.
+    first_sut = sut_factory() if sut_factory is not None else build_sut(opts)
+    first_sut.load_samples([])
     folder = prepare_out_dir(opts.out, subdirs=[sc.value for sc, _ in all_settings], force=opts.force, default_prefix="bench-")
     estimates = []
     for sc, settings in all_settings:
@@ -190,7 +191,7 @@ def benchmark_job(
     with guard() as g:
         for scenario, settings in all_settings:
             g.raise_if_stopped()
-            sut = sut_factory() if sut_factory is not None else build_sut(opts)
+            sut, first_sut = (first_sut if first_sut is not None else (sut_factory() if sut_factory is not None else build_sut(opts))), None
             perf_count = settings.performance_sample_count_override or 1024
             total = dataset_size(opts.model, perf_count)
             out_dir = folder.root / scenario.value

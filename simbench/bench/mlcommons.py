@@ -45,12 +45,13 @@ def require_loadgen():
 
     Raises
     ------
-    ImportError
-        With the install command when the optional package is missing.
+    MissingExtraError
+        (an ``ImportError`` and a ``SimbenchInputError``) naming
+        ``pip install 'simbench[mlcommons]'`` when the optional package is missing.
     """
     try:
         import mlperf_loadgen
-    except ImportError as exc:
+    except ImportError:
         from simbench.interrupt import current
 
         g = current()
@@ -58,15 +59,11 @@ def require_loadgen():
             # A Ctrl-C/SIGTERM during the extension's initialisation surfaces as ImportError
             # (pybind11 wraps it); it is the interrupt, not a missing package.
             raise KeyboardInterrupt from None
-        import importlib.util
+    else:
+        return mlperf_loadgen
+    from simbench.errors import require_extra
 
-        if importlib.util.find_spec("mlperf_loadgen") is not None:
-            raise ImportError(f"--engine mlcommons: mlperf_loadgen is installed but failed to import: {exc}") from exc
-        raise ImportError(
-            "--engine mlcommons needs the official LoadGen: pip install 'simbench[mlcommons]'"
-            " (or pip install mlcommons-loadgen)"
-        ) from exc
-    return mlperf_loadgen
+    return require_extra("mlperf_loadgen", "mlcommons", "--engine mlcommons")
 
 
 def to_loadgen_settings(settings: TestSettings):

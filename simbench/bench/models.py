@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from simbench.errors import SimbenchInputError
+from simbench.errors import SimbenchInputError, require_extra
 
 __all__ = ["BUILTIN_MODELS", "cache_dir", "model_path", "resnet50_v15", "small_cnn", "tiny_cnn"]
 
@@ -226,7 +226,7 @@ def model_path(name: str, *, seed: int = 0, directory: str | Path | None = None)
     p = d / f"{name}_seed{seed}_{_FORMAT_TAG}.onnx"
     if p.is_file():
         return p
-    import onnx
+    onnx = require_extra("onnx", "onnx", f"building the {name} model")
 
     d.mkdir(parents=True, exist_ok=True)
     model = BUILTIN_MODELS[name](seed)

@@ -34,7 +34,7 @@ import numpy as np
 
 from simbench.batching import DynamicBatching, NoBatching
 from simbench.bench.base import SUT, CompletionSink, PooledSUT, QuerySample
-from simbench.errors import SimbenchInputError
+from simbench.errors import SimbenchInputError, require_extra
 
 __all__ = [
     "QuerySample",
@@ -154,6 +154,25 @@ class CallableSUT(PooledSUT):
 # ---------------------------------------------------------------------------------------
 
 
+def _load_session(ort, path: Path, opts):
+    """``ort.InferenceSession`` on ``path``; SimbenchInputError if it is not a usable model.
+
+    ONNX Runtime reports a bad file as ``[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load
+    model from x failed:Protobuf parsing failed.``; the message keeps the reason only.
+    """
+    if path.stat().st_size == 0:
+        raise SimbenchInputError(f"{path}: not a valid ONNX model (the file is empty)")
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own pybind11 types (InvalidProtobuf, Fail, ...)
+        text = " ".join(str(exc).split())
+        reason = text.rsplit("failed:", 1)[-1].strip() if "failed:" in text else text.rsplit(" : ", 1)[-1].strip()
+        reason = reason.rstrip(".") or type(exc).__name__
+        if len(reason) > 200:
+            reason = reason[:197] + "..."
+        raise SimbenchInputError(f"{path}: not a valid ONNX model ({reason})") from None
+
+
 class OnnxSUT(PooledSUT):
     """An ONNX Runtime ``InferenceSession`` as a SUT (CPU execution provider).
 
@@ -193,18 +212,18 @@ class OnnxSUT(PooledSUT):
             raise SimbenchInputError(f"threads: expected >= 0, got {threads}")
         if input_pool < 1:
             raise SimbenchInputError(f"input_pool: expected >= 1, got {input_pool}")
-        import onnxruntime as ort
+        ort = require_extra("onnxruntime", "onnx", f"--sut {name or model_path}")
 
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
-            raise FileNotFoundError(f"{self.model_path}: ONNX model not found")
+            raise SimbenchInputError(f"{self.model_path}: ONNX model not found")
         self.threads = threads
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(self.model_path), opts, providers=["CPUExecutionProvider"])
+        self.session = _load_session(ort, self.model_path, opts)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         shape = list(inp.shape)

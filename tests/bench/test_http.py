@@ -32,10 +32,14 @@ def test_http_sut_server_scenario(server):
     assert run.trace.metadata["sut"]["kind"] == "http-kserve-v2"
 
 
-def test_http_error_status_makes_run_invalid(server):
-    sut = HttpSUT(server.replace("/tiny", "/nosuch"))
-    with pytest.raises(RuntimeError, match="HTTP 404"):
-        sut.load_samples(())
+def test_http_metadata_error_status_is_an_input_error(server):
+    from simbench.errors import SimbenchInputError
+
+    url = server.replace("/tiny", "/nosuch")
+    sut = HttpSUT(url)
+    with pytest.raises(SimbenchInputError) as info:
+        sut.load_samples(())  # before the load generator starts: a bad --sut, not a failed run
+    assert str(info.value).startswith(f"GET {url}: HTTP 404 Not Found (")
 
 
 def test_http_server_error_mid_run(server):

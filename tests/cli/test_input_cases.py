@@ -279,3 +279,92 @@ def test_case25_truncated_loadgen_trace_json_is_reported(tmp_path):
     assert any(x.startswith(warning) for x in d["warnings"])  # also in the recomputed summary
     assert d["comparison"]["result_query_count"] == {"simbench": 96, "loadgen": 193, "rel_diff": (96 - 193) / 193}
     assert "1 warning encountered. See detailed log." in (w / "out25" / "mlperf_log_summary.txt").read_text()
+
+
+# --- benchmark SUT errors (cases 12-15) and the table (case 24) -----------------------
+
+
+def test_case12_invalid_or_empty_onnx_file_is_one_line(tmp_path):
+    (tmp_path / "bad.onnx").write_bytes(bytes(range(256)) * 8)  # 2 kB that are not a protobuf model
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    r = run("benchmark", "--sut", "bad.onnx", "--scenario", "Offline", "--min-duration-s", "1", cwd=tmp_path)
+    assert r.returncode == 2
+    msg = one_error_line(r)
+    assert msg.startswith("error: bad.onnx: not a valid ONNX model (") and msg.endswith(")")
+    r = run("benchmark", "--sut", "empty.onnx", "--scenario", "Offline", "--min-duration-s", "1", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r) == "error: empty.onnx: not a valid ONNX model (the file is empty)"
+    assert not (tmp_path / "simbench_results").exists() or not any((tmp_path / "simbench_results").rglob("trace.parquet"))
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def garbage_server(tmp_path):
+    """The cases' garbage_server.py on a free loopback port (it exits by itself after 120 s)."""
+    import socket
+    import time
+
+    procs = []
+
+    def start(mode: str) -> str:
+        port = _free_port()
+        script = CASES / "14-http-metadata-not-an-object-traceback" / "garbage_server.py"
+        procs.append(subprocess.Popen([sys.executable, str(script), mode, str(port)]))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return f"http://127.0.0.1:{port}/v2/models/m"
+
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait()
+
+
+def test_case13_http_connection_refused_is_one_line(tmp_path):
+    url = f"http://127.0.0.1:{_free_port()}/v2/models/m"  # nothing listens there
+    r = run("benchmark", "--sut", url, "--scenario", "Server", "--target-qps", "50", "--min-duration-s", "2", "--out", "./sb_case13", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r) == f"error: {url}: cannot connect (Connection refused)"
+    assert not (tmp_path / "sb_case13").exists()
+
+
+def test_case14_http_metadata_not_an_object(tmp_path, garbage_server):
+    url = garbage_server("list")
+    r = run("benchmark", "--sut", url, "--scenario", "Server", "--target-qps", "50", "--min-duration-s", "2", "--out", "./sb_case14", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r) == f"error: {url}: model metadata is not a JSON object (got a JSON list)"
+
+
+def test_case15_http_metadata_not_json_names_url_and_content(tmp_path, garbage_server):
+    url = garbage_server("html")
+    r = run("benchmark", "--sut", url, "--scenario", "Server", "--target-qps", "50", "--min-duration-s", "2", "--out", "./sb_case15", cwd=tmp_path)
+    assert r.returncode == 2
+    assert one_error_line(r) == f"error: GET {url}: answer is not JSON (text/html: b'<html>hello</html>')"
+    url = garbage_server("noinputs")
+    r = run("benchmark", "--sut", url, "--scenario", "Offline", "--min-duration-s", "1", cwd=tmp_path)
+    assert r.returncode == 2 and one_error_line(r) == f"error: {url}: model metadata lists no inputs"
+
+
+def test_case24_benchmark_table_one_unit_per_cell_as_simulate(tmp_path):
+    r = run("benchmark", "--sut", "onnx:tiny", "--scenario", "SingleStream", "--min-duration-s", "1", "--out", "out24", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads((tmp_path / "out24" / "SingleStream" / "summary.json").read_text())
+    p90_ns = d["headline_value"]
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith("│ SingleStream"))
+    assert f"│ {p90_ns:,.0f} │" in row  # the ns value under a metric named "... (ns)"
+    assert " ms" not in row
+    r = run("simulate", "--scenario", "SingleStream", "--min-duration-s", "1", "--out", "sim24", cwd=tmp_path)
+    row = next(ln for ln in r.stdout.splitlines() if ln.startswith("│ SingleStream"))
+    assert "latency (ns)" in row and " ms" not in row
