@@ -129,3 +129,24 @@ def test_flags_that_do_not_apply_get_a_visible_note(tmp_path, args, notes):
     assert r.returncode == 0, r.stderr
     got = [" ".join(n.split()) for n in " ".join(r.stderr.split("\n")).split("note: ")[1:]]
     assert got == notes
+
+
+def test_simbench_validation_raises_its_input_error_class():
+    """The CLI reports a plain ValueError as a bug (exit 3), so simbench's own checks must
+    raise SimbenchInputError (a ValueError subclass). pydantic validators in the profile
+    schema may raise ValueError: pydantic turns those into a ProfileError."""
+    import re
+    from pathlib import Path
+
+    import simbench
+
+    root = Path(simbench.__file__).resolve().parent
+    cli_root = Path(_common.__file__).resolve().parent
+    offenders = []
+    for path in [*root.rglob("*.py"), *cli_root.rglob("*.py")]:
+        if path.name == "schema.py" and path.parent.name == "profiles":
+            continue
+        for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if re.search(r"\braise ValueError\(", line):
+                offenders.append(f"{path.name}:{no}")
+    assert offenders == [], "raise SimbenchInputError (simbench.errors), not ValueError: " + ", ".join(offenders)
