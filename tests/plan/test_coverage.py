@@ -35,7 +35,11 @@ def test_reference_run_is_disjoint_and_has_a_standard_error():
     assert ref.queries == 400_000 and ref.runs == 2
     assert ref.quantile_ns == law.quantile(0.99) > law.quantile(0.5) > 0
     assert 0 < ref.standard_error < 1e-3
-    assert ref.autocorrelation_time >= 1.0
+    # tau of the reference run agrees with an independent estimate on a fresh sample (M/D/1
+    # at 30% load: about 2.3), and shows the correlation (tau >= 1 holds by construction)
+    fresh = indicator_autocorrelation(law.sample(200_000, seed=1), 0.99, threshold_ns=law.quantile(0.99))
+    assert ref.autocorrelation_time == pytest.approx(fresh.autocorrelation_time, rel=0.1)
+    assert ref.autocorrelation_time > 1.5
 
 
 def test_no_batching_low_load_has_small_tau_and_dynamic_batching_runs():
@@ -60,7 +64,11 @@ def test_tiny_coverage_smoke_run():
     assert [c.successes for c in again.checks] == [c.successes for c in result.checks]
     corr = validate_correlated(law, percentile=0.9, query_count=5000, replications=40, pilot_factor=10,
                                budget_queries=1e5, min_restore_replications=20, skip_unaffordable=True)
-    assert corr.autocorrelation_time >= 1.0
+    # the pilot's tau (10 x 5000 queries) agrees with an independent estimate at the same
+    # percentile and load (about 1.9), rather than merely being >= 1 as it is by construction
+    fresh = indicator_autocorrelation(law.sample(50_000, seed=5), 0.9, threshold_ns=law.quantile(0.9))
+    assert corr.autocorrelation_time == pytest.approx(fresh.autocorrelation_time, rel=0.15)
+    assert corr.autocorrelation_time > 1.3
     assert corr.restored is None  # 20 runs of n*tau queries exceed the 1e5 budget
     assert {"percentile_ci+ess", "early_stopping+ess"} <= {c.check for c in corr.official.checks}
 

@@ -36,7 +36,15 @@ def test_multistream_queries_hold_contiguous_samples_and_complete_together():
     # 8 contiguous entries of the loaded set (wrapping), and one batch per query
     assert np.all(tr.batch_id.reshape(-1, 8) == tr.batch_id.reshape(-1, 8)[:, :1])
     assert np.all(tr.complete_ns.reshape(-1, 8)[:, 0] - tr.issue_ns.reshape(-1, 8)[:, 0] == 500_000)
-    assert idx.shape[1] == 8
+    # each query is 8 consecutive entries of LoadGen's loaded set from some start, wrapping
+    from simbench.schedule import loaded_sample_set
+
+    loaded = loaded_sample_set(run.effective)
+    where = {int(v): i for i, v in enumerate(loaded)}
+    starts = np.array([where[int(row[0])] for row in idx])
+    expect = loaded[(starts[:, None] + np.arange(8)[None, :]) % loaded.shape[0]]
+    np.testing.assert_array_equal(idx, expect)
+    assert len(set(starts.tolist())) > 1  # the start is drawn per query, not fixed
 
 
 def test_server_latency_counts_from_scheduled_time_and_all_queries_issue():
