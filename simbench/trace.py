@@ -385,7 +385,7 @@ def read_trace(path: str | Path) -> Trace:
     if raw is not None:
         try:
             meta = json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise TraceError(f"{p}: metadata {METADATA_KEY.decode()!r} is not valid JSON: {exc}") from None
     if not isinstance(meta, dict):
         raise TraceError(f"{p}: metadata {METADATA_KEY.decode()!r}: expected a JSON object, got {type(meta).__name__}")

@@ -56,6 +56,8 @@ MAX_PROFILE_BYTES = 4 * 1024 * 1024
 """Largest profile document read (the shipped ones are under 20 kB)."""
 MAX_PROFILE_NODES = 200_000
 """Most YAML nodes (scalars, sequences, mappings) in one profile document."""
+MAX_PROFILE_DEPTH = 64
+"""Deepest nesting of YAML collections (a profile needs 6; PyYAML builds recursively)."""
 
 
 def _check_yaml_bounded(text: str, origin: str) -> None:
@@ -78,7 +80,15 @@ def _check_yaml_bounded(text: str, origin: str) -> None:
             f"{origin}: {len(text):,} characters; a profile is at most {MAX_PROFILE_BYTES:,}"
         )
     nodes = 0
+    depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_PROFILE_DEPTH:
+                line = event.start_mark.line + 1 if event.start_mark else "?"
+                raise ProfileError(f"{origin}: line {line}: YAML nested more than {MAX_PROFILE_DEPTH} levels deep; not a profile")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             line = event.start_mark.line + 1 if event.start_mark else "?"
             kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
