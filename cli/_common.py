@@ -141,9 +141,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
-        except ValueError as exc:
-            # simbench's input errors (SimbenchInputError, a ValueError); a plain ValueError is
-            # still reported as bad input, since the code landed beside the refactor raises some.
+        except SimbenchInputError as exc:
             if _after_interrupt(exc):
                 exit_interrupted()
             _debug_traceback()

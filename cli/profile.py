@@ -298,7 +298,7 @@ def fit_cmd(
         times = bt if times is None else times + bt
     single_worker = [t for t in times.traces if (t.get("workers") or 1) != 1]
     if single_worker and concurrent_trace:
-        raise ValueError(
+        raise SimbenchInputError(
             "--trace: with --concurrent-trace the --trace runs are the one-worker baseline, but "
             + ", ".join(f"{t['path']} has {t['workers']} workers" for t in single_worker)
         )
@@ -313,7 +313,7 @@ def fit_cmd(
             conc = bt if conc is None else conc + bt
         workers = {t.get("workers") for t in conc.traces}
         if len(workers) != 1 or not isinstance(next(iter(workers)), int) or next(iter(workers)) < 2:
-            raise ValueError(f"--concurrent-trace: expected traces of one SUT with >= 2 workers (sut.workers in the trace metadata), got workers {sorted(map(str, workers))}")
+            raise SimbenchInputError(f"--concurrent-trace: expected traces of one SUT with >= 2 workers (sut.workers in the trace metadata), got workers {sorted(map(str, workers))}")
         k = next(iter(workers))
         cfit = fit_concurrency(times, conc, k)
         streams = {"count": k, "gain": round(cfit.gain, 6), "source": (
@@ -323,7 +323,7 @@ def fit_cmd(
         from simbench.profiles.schema import ScenarioHarness
 
         if "streams" not in ScenarioHarness.model_fields:
-            raise ValueError("--concurrent-trace: this simbench has no device-model streams field to hold the fit")
+            raise SimbenchInputError("--concurrent-trace: this simbench has no device-model streams field to hold the fit")
     fit = fit_latency(times, form=form, min_batches=min_batches)
     frameworks = sorted({str(t.get("sut")) for t in times.traces if t.get("sut")})
     entry = fitted_model(fit, times, description=description, framework=", ".join(frameworks), streams=streams)

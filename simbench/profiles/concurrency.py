@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simbench.errors import SimbenchInputError
 from simbench.profiles.fit import BatchTimes
 
 __all__ = ["in_flight", "ConcurrencyFit", "fit_concurrency", "stream_factor"]
@@ -91,11 +92,11 @@ def fit_concurrency(single: BatchTimes, concurrent: BatchTimes, workers: int) ->
     from scipy.optimize import least_squares
 
     if workers < 2:
-        raise ValueError(f"workers: expected >= 2 for a concurrency fit, got {workers}")
+        raise SimbenchInputError(f"workers: expected >= 2 for a concurrency fit, got {workers}")
     base = {int(s): float(np.median(single.service_ns[single.batch_size == s])) for s in np.unique(single.batch_size)}
     missing = sorted(set(int(s) for s in np.unique(concurrent.batch_size)) - set(base))
     if missing:
-        raise ValueError(f"batch sizes {missing} of the concurrent run have no one-worker measurement")
+        raise SimbenchInputError(f"batch sizes {missing} of the concurrent run have no one-worker measurement")
     slow = concurrent.service_ns / np.array([base[int(s)] for s in concurrent.batch_size])
     k = np.minimum(in_flight(concurrent), workers)
     res = least_squares(lambda g: stream_factor(k, g[0]) - slow, x0=[0.5], bounds=([0.0], [1.0]), loss="soft_l1", xtol=1e-12, ftol=1e-12, gtol=1e-12)
