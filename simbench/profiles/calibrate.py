@@ -659,6 +659,28 @@ def build_specs(cal: Calibration, key: str) -> dict:
     return dict(sorted(out.items()))
 
 
+PRICES = "cloud_prices_on_demand"
+
+
+def build_price(cal: Calibration, key: str) -> dict | None:
+    """The device's on-demand rental price (USD per GPU-hour) from the calibration file's
+    ``cloud_prices_on_demand`` section, or None when the file has no price for it.
+
+    The value is the section's ``usd_per_gpu_hour`` (an instance's price divided by its GPU
+    count, as the entry's ``derivation`` states); the note carries the instance, the SKU
+    match, the date the price was read and its confidence, so a fleet's cost per hour says
+    where its price came from.
+    """
+    sec = cal.data.get(PRICES)
+    if not isinstance(sec, dict) or key not in sec:
+        return None
+    e = sec[key]
+    ref = cal.ref(PRICES, key, "usd_per_gpu_hour")
+    note = (f"on-demand list price: {e['instance']}; {e['derivation']}; {e['sku_match']}; "
+            f"read: {e['source_date']}; confidence: {e['confidence']}")
+    return {"value": ref.num, "unit": "USD/h", "source": ref.cite, "note": note}
+
+
 def build_profile(cal: Calibration, gpu: GpuPlan, built: dict) -> dict:
     key = gpu.spec_key
     clocks = []
@@ -687,6 +709,9 @@ def build_profile(cal: Calibration, gpu: GpuPlan, built: dict) -> dict:
         },
         "models": {},
     }
+    price = build_price(cal, key)
+    if price is not None:
+        prof["price_per_hour_usd"] = price
     for mp in gpu.models:
         model, b = build_model(cal, gpu, mp, built, key)
         built[(gpu.name, mp.name)] = b

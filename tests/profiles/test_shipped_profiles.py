@@ -346,3 +346,23 @@ def test_every_published_figure_is_a_target(cal, name, model):
     }
     assert published >= {"Offline"}
     assert {t.scenario for t in m.calibration} == published & set(METRIC_BY_SCENARIO)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_price_per_gpu_hour_is_the_instance_price_over_its_gpus_with_its_source(name):
+    """Every shipped profile carries an on-demand price read from a public page: the value is
+    the calibration entry's instance price divided by its GPU count, and the source names the
+    page (never a guess)."""
+    import json
+
+    from simbench.profiles.calibrate import default_calibration_path
+
+    prof = load_profile(name)
+    price = prof.price_per_hour_usd
+    assert price is not None and price.unit == "USD/h"
+    entry = json.loads(default_calibration_path().read_text())["cloud_prices_on_demand"][prof.device]
+    assert price.value == entry["usd_per_gpu_hour"]
+    assert price.value == pytest.approx(entry["instance_usd_per_hour"] / entry["gpus_per_instance"], abs=5e-5)
+    assert entry["source"] in price.source and "cloud_prices_on_demand" in price.source
+    assert "sku" in entry["sku_match"].lower() or "gpu" in entry["sku_match"].lower()
+    assert entry["source_date"] in price.note
