@@ -115,6 +115,21 @@ def exit_interrupted() -> None:
     raise typer.Exit(130)
 
 
+def _click_exits() -> tuple[type[BaseException], ...]:
+    """typer's own exit/abort/usage-error classes, whichever click they come from.
+
+    typer up to 0.15 re-exports ``click``'s classes; later versions vendor click as
+    ``typer._click`` and do not install ``click`` at all, so ``import click`` fails on a plain
+    ``pip install .`` (and would catch the wrong classes where click is installed anyway).
+    """
+    found: list[type[BaseException]] = [typer.Exit, typer.Abort]
+    found += [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+    return tuple(found)
+
+
+_CLICK_EXITS = _click_exits()
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a command so every failure ends in one clear line and a documented exit code.
 
@@ -131,15 +146,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        import click
-
         from simbench.errors import SimbenchInputError
         from simbench.interrupt import guard
 
         try:
             with guard(on_signal=signal_note):
                 return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except _CLICK_EXITS:
             raise
         except SimbenchInputError as exc:
             if _after_interrupt(exc):
