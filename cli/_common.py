@@ -256,3 +256,90 @@ BATCHING_HELP = (
     " max_queue_delay. MAX_BATCH 1..1000000, TIMEOUT_US 0..60000000."
 )
 """``--batching`` help for ``simulate`` and ``benchmark`` (``simbench.batching.parse_batching``)."""
+
+
+def _reflow(text: str) -> str:
+    """Join each prose paragraph of a help text into one line (see escape_help_markup)."""
+    import inspect
+    import re
+
+    out = []
+    for para in re.split(r"\n\s*\n", inspect.cleandoc(text)):
+        lines = para.split("\n")
+        prose = all(ln and not ln[0].isspace() and not re.match(r"([*\-+]|\d+[.)])\s", ln) for ln in lines)
+        out.append(" ".join(ln.strip() for ln in lines) if prose else para)
+    return "\n\n".join(out)
+
+
+def escape_help_markup(app: typer.Typer) -> None:
+    """Show every ``[...]`` of the help texts as written.
+
+    typer renders help with rich markup, which takes ``[dask]`` or ``[default: X]`` for a
+    style tag and drops it (``pip install 'simbench[dask]'`` read ``pip install 'simbench'``).
+    simbench's help texts use no markup, so every command's, group's and option's help is
+    escaped as ``rich.markup.escape`` does, once, after all commands are registered. typer's rich
+    mode also keeps a docstring's line breaks and then wraps each line at the terminal's
+    width, which leaves ragged half-lines: prose paragraphs are joined into one line first
+    (indented example lines and bulleted lists keep their breaks).
+    """
+    import inspect
+    import typing
+
+    import re
+
+    from typer.models import DefaultPlaceholder, ParameterInfo
+
+    def escape(text: str) -> str:
+        # what rich.markup.escape does, leaving texts escaped by hand ("\\[") as they are
+        return re.sub(r"(?<!\\)\[(?=[a-z#/@])", r"\\[", text)
+
+    done: set[int] = set()
+
+    def esc(obj: Any, attr: str, fallback: Any = None) -> None:
+        if id(obj) in done and attr != "epilog":
+            return
+        value = getattr(obj, attr, None)
+        if value is None and fallback is not None:
+            value = inspect.getdoc(fallback)
+        if isinstance(value, str):
+            setattr(obj, attr, escape(_reflow(value)))
+
+    def params(callback: Any) -> None:
+        # With ``from __future__ import annotations`` each evaluation of the annotation
+        # strings makes new typer.Option objects: evaluate them once, in place, so typer
+        # reads the escaped ones.
+        hints = typing.get_type_hints(callback, include_extras=True)
+        for fn in {id(f): f for f in (callback, inspect.unwrap(callback))}.values():
+            fn.__annotations__.update(hints)
+        for p in inspect.signature(callback).parameters.values():
+            infos = [p.default] + list(getattr(hints.get(p.name), "__metadata__", ()))
+            for info in infos:
+                if isinstance(info, ParameterInfo) and id(info) not in done:
+                    esc(info, "help")
+                    done.add(id(info))
+
+    def walk(t: typer.Typer) -> None:
+        if id(t) in done:
+            return
+        if not isinstance(t.info.help, DefaultPlaceholder):
+            esc(t.info, "help")
+        done.add(id(t.info))
+        for cmd in t.registered_commands:
+            if id(cmd) not in done:
+                esc(cmd, "help", fallback=cmd.callback)
+                esc(cmd, "epilog")
+                params(cmd.callback)
+                done.add(id(cmd))
+        if t.registered_callback is not None and t.registered_callback.callback is not None:
+            cb = t.registered_callback
+            if not isinstance(cb.help, DefaultPlaceholder):
+                esc(cb, "help")
+            params(cb.callback)
+        for group in t.registered_groups:
+            if not isinstance(group.help, DefaultPlaceholder):
+                esc(group, "help")
+            if group.typer_instance is not None:
+                walk(group.typer_instance)
+        done.add(id(t))
+
+    walk(app)

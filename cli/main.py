@@ -69,6 +69,10 @@ def _register() -> None:
 
 _register()
 
+from simbench.cli._common import escape_help_markup  # noqa: E402
+
+escape_help_markup(app)
+
 
 def _print_version(value: bool) -> None:
     if value:

@@ -58,3 +58,55 @@ def test_f1_simulate_runs_without_click_installed(tmp_path):
     r = run("simulate", "--profile", "nosuch", "--out", "o2", cwd=tmp_path, plain=True)
     assert r.returncode == 2, r.stderr
     assert "nosuch" in one_error_line(r)
+
+
+# --- F2: rich markup ate every [...] of the help texts --------------------------------
+
+
+def _commands():
+    import typer
+
+    from simbench.cli.main import app
+
+    def walk(c, path):
+        yield path, c
+        for name, sub in sorted(getattr(c, "commands", {}).items()):
+            yield from walk(sub, [*path, name])
+
+    return app, list(walk(typer.main.get_command(app), []))
+
+
+def test_f2_every_help_shows_its_brackets_as_written():
+    """``pip install 'simbench[dask]'`` was shown as ``pip install 'simbench'``, and
+    ``[latency <= p-th percentile]`` vanished from a sentence."""
+    import re
+
+    from typer.testing import CliRunner
+
+    app, commands = _commands()
+    assert len(commands) > 20
+    checked = 0
+    for path, c in commands:
+        r = CliRunner().invoke(app, [*path, "--help"], terminal_width=250, env={"COLUMNS": "250"})
+        assert r.exit_code == 0, (path, r.output)
+        shown = " ".join(r.output.replace("│", " ").split())
+        assert "\\[" not in shown, (path, shown)
+        texts = [c.help or ""] + [getattr(p, "help", None) or "" for p in c.params]
+        for t in texts:
+            for m in re.finditer(r"\[[^\]]*\]", t.replace("\\[", "[")):
+                assert " ".join(m.group(0).split()) in shown, (path, m.group(0))
+                checked += 1
+    assert checked >= 3
+    r = CliRunner().invoke(app, ["whatif", "--help"], terminal_width=250, env={"COLUMNS": "250"})
+    assert "pip install 'simbench[dask]'" in r.output
+
+
+def test_f2_help_prose_is_not_cut_into_half_lines():
+    from typer.testing import CliRunner
+
+    app, _ = _commands()
+    r = CliRunner().invoke(app, ["simulate", "--help"], terminal_width=80, env={"COLUMNS": "80"})
+    lines = [ln.strip() for ln in r.output.splitlines()]
+    # the docstring's second paragraph is one flowing paragraph, not "early" / "stopping) on a"
+    assert "stopping) on a" not in lines
+    assert any(ln.startswith("Runs LoadGen's rules") for ln in lines)
