@@ -26,6 +26,7 @@ from simbench.stats import (
     loadgen_percentiles,
     server_early_stopping,
 )
+from simbench.stats.run_statistics import RunStatistics, not_analysed, run_statistics
 from simbench.trace import Trace
 
 __all__ = ["Summary", "ScenarioRule", "SCENARIO_RULES", "summarize", "device_power_stats", "REPORTED_PERCENTILES"]
@@ -291,6 +292,7 @@ def summarize(
         extra={
             "target_percentile_latency_ns": int(target_pct_latency),
             "run_end_ns": int(trace.complete_ns.max()),
+            **_statistics(scen, lat, eff.target_latency_percentile, target_pct_latency, n_queries, n_samples).as_fields(),
             **_issue_lag(trace),
             **({"device_power": device_power_stats(timeline, len(trace))} if timeline is not None and len(timeline) else {}),
         },
@@ -375,9 +377,20 @@ def _empty_summary(eff: EffectiveSettings, sut_name: str, errors, warnings) -> S
         early_stopping=(),
         errors=errs,
         warnings=tuple(warnings),
-        extra={"target_percentile_latency_ns": 0, "run_end_ns": 0},
+        extra={"target_percentile_latency_ns": 0, "run_end_ns": 0,
+               **not_analysed(eff.target_latency_percentile, 0, "no sample completed").as_fields()},
         **per_scenario,
     )
+
+
+def _statistics(scenario: Scenario, lat: np.ndarray, p: float, threshold_ns: int, queries: int,
+                samples: int) -> RunStatistics:
+    """τ, the corrected count and the procedure's warnings at the target percentile
+    (``simbench.stats.run_statistics``); Offline states why there is nothing to analyse."""
+    if scenario is Scenario.Offline:
+        return not_analysed(p, queries, f"Offline issues one query of {samples:,} samples at once: "
+                            "no series of query latencies to analyse")
+    return run_statistics(lat, p, threshold_ns=threshold_ns)
 
 
 def _issue_lag(trace: Trace) -> dict[str, Any]:

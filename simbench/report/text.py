@@ -89,6 +89,7 @@ def render_text(summary) -> str:
         if power.get("peak_temperature_c") is not None:
             lines.append(f"Peak temperature (C)            : {power['peak_temperature_c']:.2f}")
         lines.append(f"Time throttled (s)              : {power['time_throttled_s']:.3f}")
+    lines += _statistics_lines(s.extra)
     lines += ["", bar, "Test Parameters Used", bar]
     lines += [
         f"samples_per_query : {eff.samples_per_query}",
@@ -126,6 +127,21 @@ def render_text(summary) -> str:
         else f"{ne} ERROR{'S' if ne > 1 else ''} encountered. See detailed log."
     )
     return "\n".join(lines) + "\n"
+
+
+def _statistics_lines(extra: dict[str, Any]) -> list[str]:
+    """simbench's lines for the procedure's warnings (none when no warning fired)."""
+    warnings = extra.get("statistics_warnings") or []
+    if not warnings:
+        return []
+    pct = f"{extra['statistics_percentile'] * 100:.1f}th"
+    lines = ["", "Statistics warnings (simbench; docs/statistics.md, simbench stats required-queries):"]
+    if extra.get("statistics_tau") is not None:
+        lines.append(f"tau of the {pct} percentile indicator : {extra['statistics_tau']:.2f} "
+                     f"(upper bound {extra['statistics_tau_high']:.2f})")
+        lines.append(f"Queries needed (Eq. 2 x tau upper)  : {extra['statistics_required_queries']}")
+    lines += [f" * {w}" for w in warnings]
+    return lines
 
 
 def render_detail_log(

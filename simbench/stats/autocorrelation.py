@@ -167,7 +167,8 @@ def _obm_time(indicator: np.ndarray, batch_size: int) -> float:
         return 1.0
     sums = np.concatenate(([0.0], np.cumsum(indicator - indicator.mean())))
     window_means = (sums[b:] - sums[:-b]) / b
-    sigma2 = n * b / ((n - b) * (n - b + 1)) * float(window_means @ window_means)
+    # np.square().sum(), not a BLAS dot: OpenBLAS threads spin on a loaded machine (10x slower here).
+    sigma2 = n * b / ((n - b) * (n - b + 1)) * float(np.square(window_means).sum())
     return sigma2 / variance
 
 
@@ -254,6 +255,24 @@ def _interval(method: str, tau: float, n: int, lags: int, obm_batch: int, batch_
     empirical = split_sd / math.sqrt(SPLIT_SEGMENTS)
     spread = max(z * asymptotic, t * empirical)
     return tau * math.exp(-spread), tau * math.exp(spread)
+
+
+def _tau_warnings(n: int, p: float, high: float, acf_time: float, geyer_time: float,
+                  obm_time: float) -> tuple[str, ...]:
+    """"Too short to tell" and estimator-disagreement warnings (one wording for every caller)."""
+    warnings = []
+    if n / high < SHORT_EFFECTIVE_SAMPLES:
+        warnings.append(f"too short to tell: n/tau = {n / high:,.0f} effective samples (< {SHORT_EFFECTIVE_SAMPLES}) "
+                        f"at the upper bound tau = {high:,.1f}; tau and every count from it are unreliable")
+    clusters = n * min(p, 1.0 - p) / high
+    if clusters < SHORT_EXCEEDANCE_CLUSTERS:
+        warnings.append(f"too short to tell: about {clusters:,.1f} independent tail events n(1-p)/tau "
+                        f"(< {SHORT_EXCEEDANCE_CLUSTERS}) at p{p * 100:g}; run longer before trusting tau")
+    trio = [max(1.0, value) for value in (acf_time, geyer_time, obm_time)]
+    if max(trio) > 3.0 and max(trio) / min(trio) > DISAGREEMENT_RATIO:
+        warnings.append(f"tau estimators disagree: acf {acf_time:,.1f}, Geyer {geyer_time:,.1f}, OBM {obm_time:,.1f} "
+                        "(factor > 2): non-stationary series (warm-up, drift) or a run too short for its tau")
+    return tuple(warnings)
 
 
 def indicator_autocorrelation(
@@ -383,18 +402,7 @@ def indicator_autocorrelation(
     low, high = _interval(chosen_method, tau, n, lags, obm_b, batch_size, batch_count, tau_confidence,
                           split.get(chosen_method, 0.0))
     low, high = max(1.0, low), max(1.0, high)
-    warnings = []
-    if n / high < SHORT_EFFECTIVE_SAMPLES:
-        warnings.append(f"too short to tell: n/tau = {n / high:,.0f} effective samples (< {SHORT_EFFECTIVE_SAMPLES}) "
-                        f"at the upper bound tau = {high:,.1f}; tau and every count from it are unreliable")
-    clusters = n * min(p, 1.0 - p) / high
-    if clusters < SHORT_EXCEEDANCE_CLUSTERS:
-        warnings.append(f"too short to tell: about {clusters:,.1f} independent tail events n(1-p)/tau "
-                        f"(< {SHORT_EXCEEDANCE_CLUSTERS}) at p{p * 100:g}; run longer before trusting tau")
-    trio = [max(1.0, estimates[name]) for name in ("acf", "geyer", "obm")]
-    if max(trio) > 3.0 and max(trio) / min(trio) > DISAGREEMENT_RATIO:
-        warnings.append(f"tau estimators disagree: acf {acf_time:,.1f}, Geyer {geyer_time:,.1f}, OBM {obm_time:,.1f} "
-                        "(factor > 2): non-stationary series (warm-up, drift) or a run too short for its tau")
+    warnings = list(_tau_warnings(n, p, high, acf_time, geyer_time, obm_time))
     if chosen_method == "obm" and obm_b < 10 * tau:
         warnings.append(f"OBM batch {obm_b:,} is shorter than 10 tau ({10 * tau:,.0f}): tau is biased low")
     centred = array - array.mean()
@@ -519,6 +527,57 @@ def mser5_truncation(latencies_ns: ArrayLike) -> int:
     return int(5 * np.argmin(mser))
 
 
+def kendall_trend(means: np.ndarray) -> tuple[float, float]:
+    """Mann-Kendall trend of batch means against time: (Kendall's τ, two-sided p-value).
+
+    ``scipy.stats.kendalltau``; constant means (no trend to test) give (0, 1) instead of
+    scipy's NaN and its ConstantInputWarning.
+    """
+    from scipy import stats as scipy_stats
+
+    means = np.asarray(means, dtype=float)
+    if means.size < 3 or np.all(means == means[0]):
+        return 0.0, 1.0
+    result = scipy_stats.kendalltau(np.arange(means.size), means)
+    return float(result.statistic), float(result.pvalue)
+
+
+def stationarity_warnings(percentile: float, split_half_z: float, head_z: float, trend_tau: float,
+                          trend_p_value: float, warmup_queries: int) -> tuple[str, ...]:
+    """The warnings of :func:`stationarity_diagnostics` from its statistics (one wording everywhere).
+
+    Parameters
+    ----------
+    percentile : float
+        ``p`` in (0, 1).
+    split_half_z, head_z : float
+        τ-corrected z-scores of the halves' and of the first 10 %'s share above the p-th percentile.
+    trend_tau, trend_p_value : float
+        Kendall's τ of the batch means against time and its two-sided p-value.
+    warmup_queries : int
+        The suggested warm-up cut (MSER-5).
+
+    Returns
+    -------
+    tuple of str
+        One line per failed check: ``|head_z| > 3`` (warm-up), ``|split_half_z| > 3``
+        (non-stationary), ``trend_p_value < 0.001`` (trend).
+    """
+    p = float(percentile)
+    warnings = []
+    if abs(head_z) > 3.0:
+        warnings.append(f"warm-up: the first 10 % of queries exceed the p{p * 100:g} {abs(head_z):.1f} standard errors "
+                        f"{'more' if head_z > 0 else 'less'} often than the rest; MSER-5 suggests dropping the first "
+                        f"{warmup_queries:,} queries (--warmup-s, or --trim auto)")
+    if abs(split_half_z) > 3.0:
+        warnings.append(f"non-stationary: the two halves' shares above the p{p * 100:g} differ by "
+                        f"{abs(split_half_z):.1f} standard errors")
+    if trend_p_value < 1e-3:
+        warnings.append(f"trend: batch means of the latency drift {'up' if trend_tau > 0 else 'down'} over the "
+                        f"run (Kendall tau {trend_tau:.2f}, p = {trend_p_value:.1e})")
+    return tuple(warnings)
+
+
 def stationarity_diagnostics(
     latencies_ns: ArrayLike, percentile: float, *, autocorrelation_time: float | None = None
 ) -> StationarityResult:
@@ -569,8 +628,6 @@ def stationarity_diagnostics(
     >>> stationarity_diagnostics(x, 0.99).stationary
     False
     """
-    from scipy import stats as scipy_stats
-
     x = _as_latency_array(latencies_ns).astype(float, copy=False)
     n = int(x.size)
     if n < 64:
@@ -594,19 +651,9 @@ def stationarity_diagnostics(
     batches = 32
     size = n // batches
     means = x[: batches * size].reshape(batches, size).mean(axis=1)
-    trend = scipy_stats.kendalltau(np.arange(batches), means)
+    trend_tau, trend_p = kendall_trend(means)
     cut = mser5_truncation(x)
-    warnings = []
-    if abs(head_z) > 3.0:
-        warnings.append(f"warm-up: the first 10 % of queries exceed the p{p * 100:g} {abs(head_z):.1f} standard errors "
-                        f"{'more' if head_z > 0 else 'less'} often than the rest; MSER-5 suggests dropping the first "
-                        f"{cut:,} queries (--warmup-s, or --trim auto)")
-    if abs(split) > 3.0:
-        warnings.append(f"non-stationary: the two halves' shares above the p{p * 100:g} differ by {abs(split):.1f} "
-                        "standard errors")
-    if trend.pvalue < 1e-3:
-        warnings.append(f"trend: batch means of the latency drift {'up' if trend.statistic > 0 else 'down'} over the "
-                        f"run (Kendall tau {trend.statistic:.2f}, p = {trend.pvalue:.1e})")
+    warnings = stationarity_warnings(p, split, head_z, trend_tau, trend_p, cut)
     return StationarityResult(
         sample_count=n,
         percentile=p,
@@ -614,10 +661,10 @@ def stationarity_diagnostics(
         second_half_percentile_ns=float(loadgen_percentile(x[half:], p)),
         split_half_z=split,
         head_z=head_z,
-        trend_tau=float(trend.statistic),
-        trend_p_value=float(trend.pvalue),
+        trend_tau=trend_tau,
+        trend_p_value=trend_p,
         warmup_queries=cut,
-        warnings=tuple(warnings),
+        warnings=warnings,
     )
 
 
