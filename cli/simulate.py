@@ -176,7 +176,8 @@ def simulate(
         return
     from rich.table import Table
 
-    table = Table(title=f"simbench simulate --profile {profile}  ({time.perf_counter() - t_start:.1f} s)")
+    suts = sorted({o.summary.sut_name for o in outcomes})
+    table = Table(title=f"simbench simulate: {', '.join(suts) or profile}  ({time.perf_counter() - t_start:.1f} s)")
     for col in ("scenario", "metric", "value", "result", "queries"):
         table.add_column(col)
     for o in outcomes:
