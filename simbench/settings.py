@@ -349,6 +349,16 @@ class EffectiveSettings:
     server_coalesce_queries: bool = False
     server_find_peak_qps_decimals_of_precision: int = 1
     server_find_peak_qps_boundary_step_size: float = 1.0
+    # LLM token latencies (LoadGen >= 4.0; TestSettingsInternal copies them from the request
+    # unchanged and logs them as requested_* keys). ``server_ttft_latency`` and
+    # ``server_tpot_latency`` are ns bounds on the target-percentile TTFT and TPOT; LoadGen
+    # reads them from the ``Server`` conf keys whatever the scenario. Defaults keep traces
+    # written before these fields existed readable.
+    use_token_latencies: bool = False
+    server_ttft_latency: int = 100_000_000
+    server_tpot_latency: int = 100_000_000
+    infer_token_latencies: bool = False
+    token_latency_scaling_factor: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -537,6 +547,11 @@ def resolve(
         server_coalesce_queries=s.server_coalesce_queries,
         server_find_peak_qps_decimals_of_precision=s.server_find_peak_qps_decimals_of_precision,
         server_find_peak_qps_boundary_step_size=s.server_find_peak_qps_boundary_step_size,
+        use_token_latencies=s.use_token_latencies,
+        server_ttft_latency=s.server_ttft_latency,
+        server_tpot_latency=s.server_tpot_latency,
+        infer_token_latencies=s.infer_token_latencies,
+        token_latency_scaling_factor=s.token_latency_scaling_factor,
     )
 
 

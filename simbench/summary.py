@@ -22,20 +22,94 @@ import numpy as np
 from simbench.settings import SCENARIO_RULES, EffectiveSettings, Scenario, ScenarioRule
 from simbench.stats import (
     EarlyStoppingResult,
+    LatencyStats,
+    TokenEarlyStoppingResult,
     latency_early_stopping,
+    loadgen_latency_stats,
     loadgen_percentiles,
+    loadgen_token_counts,
     server_early_stopping,
+    single_stream_early_stopping,
+    time_per_output_token_ns,
+    token_early_stopping,
 )
 from simbench.stats.run_statistics import RunStatistics, not_analysed, run_statistics
 from simbench.trace import Trace
 
-__all__ = ["Summary", "ScenarioRule", "SCENARIO_RULES", "summarize", "device_power_stats", "REPORTED_PERCENTILES"]
+__all__ = [
+    "Summary",
+    "TokenSummary",
+    "ScenarioRule",
+    "SCENARIO_RULES",
+    "summarize",
+    "device_power_stats",
+    "REPORTED_PERCENTILES",
+]
 
 REPORTED_PERCENTILES = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
 
 
 _MIN_QUERIES_RECOMMENDATION = " * The test exited early, before enough queries were issued."
 _PERF_RECOMMENDATION = " * Reduce target QPS to improve latency."
+# LoadGen's spelling ("constrain"), results.cc PerfConstraintsMet.
+_TTFT_RECOMMENDATION = " * TTFT constrain not met: Reduce target QPS to improve latency."
+_TPOT_RECOMMENDATION = " * TPOT constrain not met: Reduce target QPS to improve latency."
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    """LoadGen's token-latency results of an LLM run (``use_token_latencies``).
+
+    Attributes
+    ----------
+    token_count : int
+        ``sum(loadgen_token_counts(n_tokens))`` over the run's samples.
+    first_token, time_per_output_token : LatencyStats or None
+        TTFT and TPOT statistics over samples (None for Offline, where LoadGen records no
+        first token).
+    early_stopping : TokenEarlyStoppingResult or None
+        TPOT's then TTFT's early stopping (None for Offline).
+    ttft_constraint_met, tpot_constraint_met : bool or None
+        Server only: target-percentile TTFT <= ``server_ttft_latency`` and TPOT <=
+        ``server_tpot_latency``; they replace the request-latency constraint.
+    tokens_per_second : float or None
+        Offline: ``token_count / max(latency)`` (s).
+    completed_tokens_per_second : float or None
+        Not Offline: ``token_count / complete_ns(last query)`` (s).
+    tps_with_loadgen_overhead : float or None
+        Not Offline: ``token_count / issued_ns(last query)`` (s)
+        (``result_token_throughput_with_loadgen_overhead``).
+    tps_without_loadgen_overhead : float or None
+        SingleStream's summary line: ``token_count / (mean latency (s) * samples)``.
+    token_throughput_loadgen : float or None
+        LoadGen's detail key ``result_token_throughput``: ``token_count / (mean latency (ns)
+        * samples)``, i.e. tokens per *nanosecond* of summed latency (LoadGen divides by ns,
+        not s, there; kept as LoadGen logs it so the two can be compared).
+    short_samples : int
+        Samples whose reported ``n_tokens`` was < 2 (LoadGen logs an error and records 0).
+    """
+
+    token_count: int
+    first_token: LatencyStats | None = None
+    time_per_output_token: LatencyStats | None = None
+    early_stopping: TokenEarlyStoppingResult | None = None
+    ttft_constraint_met: bool | None = None
+    tpot_constraint_met: bool | None = None
+    tokens_per_second: float | None = None
+    completed_tokens_per_second: float | None = None
+    tps_with_loadgen_overhead: float | None = None
+    tps_without_loadgen_overhead: float | None = None
+    token_throughput_loadgen: float | None = None
+    short_samples: int = 0
+
+    @property
+    def perf_recommendations(self) -> tuple[str, ...]:
+        out = []
+        if self.ttft_constraint_met is False:
+            out.append(_TTFT_RECOMMENDATION)
+        if self.tpot_constraint_met is False:
+            out.append(_TPOT_RECOMMENDATION)
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -70,6 +144,12 @@ class Summary:
         Offline.
     early_stopping : tuple[EarlyStoppingResult, ...]
         SingleStream: (p90 result, p99 result); MultiStream: (p99,); Server: (one); Offline: ().
+        Empty when ``tokens`` judges the run (LoadGen runs no request-latency early stopping
+        then).
+    tokens : TokenSummary or None
+        LLM runs (``use_token_latencies`` and a trace with token columns): TTFT/TPOT
+        statistics, their early stopping and the token throughputs; the run's validity then
+        follows LoadGen's token-latency rules.
     errors, warnings : tuple[str, ...]
     """
 
@@ -99,6 +179,7 @@ class Summary:
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+    tokens: TokenSummary | None = None
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -111,7 +192,7 @@ class Summary:
         rule = SCENARIO_RULES[self.scenario]
         out = []
         if self.perf_constraints_met is False:
-            out.append(_PERF_RECOMMENDATION)
+            out += self.tokens.perf_recommendations if self.tokens is not None else [_PERF_RECOMMENDATION]
         if not self.min_duration_met:
             out.append(rule.min_duration_recommendation)
         if not self.min_queries_met:
@@ -122,7 +203,20 @@ class Summary:
     def invalid_reasons(self) -> tuple[str, ...]:
         """Plain-language reasons the result is INVALID (empty when VALID)."""
         out = []
-        if self.perf_constraints_met is False:
+        tok = self.tokens
+        if self.perf_constraints_met is False and tok is not None:
+            pct = loadgen_label(self.effective.target_latency_percentile)
+            if tok.ttft_constraint_met is False:
+                out.append(
+                    f"{pct} percentile TTFT {tok.first_token.target_ns} ns exceeds ttft_latency"
+                    f" {self.effective.server_ttft_latency} ns"
+                )
+            if tok.tpot_constraint_met is False:
+                out.append(
+                    f"{pct} percentile TPOT {tok.time_per_output_token.target_ns} ns exceeds tpot_latency"
+                    f" {self.effective.server_tpot_latency} ns"
+                )
+        elif self.perf_constraints_met is False:
             p = self.effective.target_latency_percentile
             pct = loadgen_label(p)
             at_p = self.extra.get("target_percentile_latency_ns")
@@ -143,7 +237,12 @@ class Summary:
                 out.append(
                     f"min sample count not met ({self.sample_count} < {self.effective.min_sample_count})"
                 )
-        if not self.early_stopping_met:
+        if not self.early_stopping_met and tok is not None and tok.early_stopping is not None:
+            tes = tok.early_stopping
+            kind, first = ("TPOT", tes.tpot[0]) if not tes.tpot[0].passed else ("TTFT", tes.ttft[0])
+            more = f" (needs {first.queries_needed} more queries)" if first.queries_needed else ""
+            out.append(f"{kind} early stopping not satisfied" + more)
+        elif not self.early_stopping_met:
             es = self.early_stopping[0] if self.early_stopping else None
             more = f" (needs {es.queries_needed} more queries)" if es and es.queries_needed else ""
             out.append("early stopping not satisfied" + more)
@@ -236,11 +335,10 @@ def summarize(
                 (n_queries - 1) / (last_issued_ns / 1e9) if last_issued_ns > 0 else 0.0
             )
             kwargs["qps_without_loadgen_overhead"] = 1e9 / max(lat_mean, 1)
-            es90 = latency_early_stopping(lat, eff.target_latency_percentile)
             # LoadGen returns before its 99th-percentile estimate when the target percentile's
             # check fails (results.cc, PerformanceSummary::EarlyStopping): no p99 lines then.
-            es_results = (es90, _p99_estimate(lat)) if es90.passed else (es90,)
-            es_ok = es90.passed
+            es_results = single_stream_early_stopping(lat, eff.target_latency_percentile)
+            es_ok = es_results[0].passed
             min_dur_ok = last_issue_ns >= min_duration_ns
         case Scenario.MultiStream:
             headline = float(target_pct_latency)
@@ -268,6 +366,15 @@ def summarize(
             kwargs["samples_per_second"] = sps
             min_dur_ok = lat_max >= min_duration_ns
     min_q_ok = n_queries >= eff.min_query_count and n_samples >= eff.min_sample_count
+    tokens, token_warnings = _token_summary(trace, eff, bounds, lat if rule.per_query_latency else None)
+    if tokens is not None:
+        # LoadGen >= 4.0 judges an LLM run by TTFT and TPOT instead of request latency
+        # (results.cc: EarlyStopping on TPOT && TTFT; PerfConstraintsMet on both bounds).
+        es_results = ()
+        es_ok = tokens.early_stopping.passed if tokens.early_stopping is not None else True
+        if scen is Scenario.Server:
+            perf_ok = bool(tokens.ttft_constraint_met and tokens.tpot_constraint_met)
+    warnings = tuple(warnings) + token_warnings
     valid = bool(min_dur_ok and min_q_ok and es_ok and perf_ok is not False and not errors)
     return Summary(
         scenario=scen,
@@ -287,6 +394,7 @@ def summarize(
         latency_mean_ns=lat_mean,
         latency_percentiles_ns={p: int(v) for p, v in zip(REPORTED_PERCENTILES, pcts)},
         early_stopping=es_results,
+        tokens=tokens,
         errors=tuple(errors),
         warnings=tuple(warnings),
         extra={
@@ -414,22 +522,82 @@ def _issue_lag(trace: Trace) -> dict[str, Any]:
     }
 
 
-def _p99_estimate(lat: np.ndarray) -> EarlyStoppingResult:
-    """SingleStream's second estimate at p = 0.99 (used to infer MultiStream), LoadGen's text."""
-    es = latency_early_stopping(lat, 0.99)
-    if es.passed:
-        lines = tuple(line for line in es.lines if "99.0th percentile estimate" in line)
-    else:
-        # LoadGen wraps this message over three lines (checked against mlcommons-loadgen 6.0.17).
-        lines = (
-            " * Not enough queries processed for 99.0th percentile",
-            " early stopping estimate (would need to process at",
-            f" least {es.min_queries} total queries).",
+def _token_data_problem(trace: Trace, needs_first_token: bool) -> str | None:
+    """Why the trace cannot give LoadGen's token statistics (None when it can)."""
+    need = ("n_tokens", "first_token_ns") if needs_first_token else ("n_tokens",)
+    for name in need:
+        col = getattr(trace, name)
+        if col is None:
+            return f"the trace has no {name!r} column"
+        if name in trace.masks:
+            missing = int(np.count_nonzero(~trace.masks[name]))
+            return f"{name!r} is missing for {missing:,} of {len(trace):,} samples"
+    return None
+
+
+def _token_summary(
+    trace: Trace, eff: EffectiveSettings, bounds: np.ndarray, query_latencies_ns: np.ndarray | None
+) -> tuple[TokenSummary | None, tuple[str, ...]]:
+    """LoadGen's token-latency results (``results.cc`` ``ProcessTokenLatencies``, the token
+    lines of ``LogSummary``/``LogDetail``), or None with a warning saying why not."""
+    has_columns = trace.n_tokens is not None or trace.first_token_ns is not None
+    if not eff.use_token_latencies:
+        if has_columns:
+            return None, (
+                "the trace carries token columns but use_token_latencies is off: they are ignored,"
+                " as LoadGen ignores token latencies then",
+            )
+        return None, ()
+    scen = eff.scenario
+    problem = _token_data_problem(trace, scen is not Scenario.Offline)
+    if problem is not None:
+        return None, (
+            f"use_token_latencies is on but {problem}: this summary judges request latency, not"
+            " TTFT/TPOT as LoadGen does (LoadGen logs per-sample token counts only in"
+            " mlperf_log_accuracy.json: run with accuracy_log_probability = 1)",
         )
-    return _replace_lines(es, lines)
-
-
-def _replace_lines(es: EarlyStoppingResult, lines: tuple[str, ...]) -> EarlyStoppingResult:
-    import dataclasses
-
-    return dataclasses.replace(es, lines=lines)
+    counts = loadgen_token_counts(trace.n_tokens)
+    token_count = int(counts.sum())
+    short = int(np.count_nonzero(trace.n_tokens < 2))
+    warnings: tuple[str, ...] = ()
+    if short:
+        warnings = (
+            f"{short:,} samples reported fewer than 2 tokens (LoadGen: 'Number of tokens need to be"
+            " greater than 1'); LoadGen records 0 tokens for them and their TPOT is -(latency - TTFT)",
+        )
+    n = len(trace)
+    sample_lat = trace.sample_latencies_ns()
+    mean_ns = int(np.sum(sample_lat, dtype=np.int64)) // n
+    last = int(bounds[-1])
+    last_complete_s = int(trace.complete_ns[last:].max()) / 1e9
+    max_latency_s = int(sample_lat.max()) / 1e9
+    if scen is Scenario.Offline:
+        tps = token_count / max_latency_s if max_latency_s > 0 else float("inf")
+        return TokenSummary(token_count=token_count, tokens_per_second=tps, short_samples=short), warnings
+    last_issued_ns = int(trace.issue_ns[last])
+    if trace.issued_ns is not None and "issued_ns" not in trace.masks:
+        last_issued_ns = int(trace.issued_ns[last])
+    ttft = trace.first_token_latencies_ns()
+    tpot = time_per_output_token_ns(ttft, sample_lat, trace.n_tokens)
+    p = eff.target_latency_percentile
+    ttft_stats = loadgen_latency_stats(ttft, p)
+    tpot_stats = loadgen_latency_stats(tpot, p)
+    es = token_early_stopping(
+        scen, ttft, tpot, p, ttft_latency_ns=eff.server_ttft_latency, tpot_latency_ns=eff.server_tpot_latency,
+        query_latencies_ns=query_latencies_ns,
+    )
+    server = scen is Scenario.Server
+    summed_ns = mean_ns * n
+    return TokenSummary(
+        token_count=token_count,
+        first_token=ttft_stats,
+        time_per_output_token=tpot_stats,
+        early_stopping=es,
+        ttft_constraint_met=bool(ttft_stats.target_ns <= eff.server_ttft_latency) if server else None,
+        tpot_constraint_met=bool(tpot_stats.target_ns <= eff.server_tpot_latency) if server else None,
+        completed_tokens_per_second=token_count / last_complete_s if last_complete_s > 0 else 0.0,
+        tps_with_loadgen_overhead=token_count / (last_issued_ns / 1e9) if last_issued_ns > 0 else 0.0,
+        tps_without_loadgen_overhead=token_count / (mean_ns / 1e9 * n) if mean_ns > 0 else 0.0,
+        token_throughput_loadgen=float(token_count) / float(summed_ns) if summed_ns > 0 else 0.0,
+        short_samples=short,
+    ), warnings

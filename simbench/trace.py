@@ -14,7 +14,15 @@ complete_ns    int64            when the SUT reported the sample complete
 batch_id       int64, nullable  which batch served it
 device_id      int64, nullable  which replica served it
 clock_mhz      int64, nullable  simulated: the device clock the batch ran at (MHz, rounded)
+first_token_ns int64, nullable  LLM runs: when the SUT reported the sample's first token
+n_tokens       int64, nullable  LLM runs: output tokens the SUT reported for the sample
 =============  ===============  =========================================================
+
+The two token columns are optional (LoadGen >= 4.0 ``use_token_latencies`` runs): with
+them, TTFT = ``first_token_ns - issue_ns`` and TPOT = ``(complete_ns - first_token_ns) //
+(n_tokens - 1)`` (LoadGen's arithmetic, ``simbench.stats.tokens``). Traces written before
+they existed simply lack them and read with both None. Every column's unit and meaning is
+also stored in its Parquet field metadata (``simbench.doc``), so a file describes itself.
 
 Run metadata (settings, profile and provenance, seeds, engine, host, version, real vs
 simulated) is a JSON document stored in the Parquet key-value metadata under
@@ -38,6 +46,8 @@ __all__ = [
     "Trace",
     "COLUMNS",
     "NULLABLE_COLUMNS",
+    "TOKEN_COLUMNS",
+    "COLUMN_DOCS",
     "write_trace",
     "read_trace",
     "concat_traces",
@@ -56,8 +66,31 @@ COLUMNS = (
     "batch_id",
     "device_id",
     "clock_mhz",
+    "first_token_ns",
+    "n_tokens",
 )
-NULLABLE_COLUMNS = frozenset({"issued_ns", "start_ns", "batch_id", "device_id", "clock_mhz"})
+NULLABLE_COLUMNS = frozenset(
+    {"issued_ns", "start_ns", "batch_id", "device_id", "clock_mhz", "first_token_ns", "n_tokens"}
+)
+#: Per-sample token columns (LLM runs): present together or not at all.
+TOKEN_COLUMNS = ("first_token_ns", "n_tokens")
+#: Unit and meaning of each column, written into its Parquet field metadata (``simbench.doc``).
+COLUMN_DOCS = {
+    "query_id": "LoadGen's query sequence number",
+    "sample_index": "QSL index of the sample",
+    "issue_ns": "ns from the run's start: when the scenario scheduled the query (Server: the Poisson time)",
+    "issued_ns": "ns from the run's start: when a real load generator handed the query to the SUT",
+    "start_ns": "ns from the run's start: when execution of the sample's batch began",
+    "complete_ns": "ns from the run's start: when the SUT reported the sample complete",
+    "batch_id": "which batch served the sample",
+    "device_id": "which replica served the sample",
+    "clock_mhz": "MHz: the simulated device clock when the sample's batch was dispatched",
+    "first_token_ns": "ns from the run's start: when the SUT reported the sample's first token"
+    " (LoadGen FirstTokenComplete); TTFT = first_token_ns - issue_ns",
+    "n_tokens": "output tokens the SUT reported for the sample (LoadGen QuerySampleResponse.n_tokens);"
+    " TPOT = (complete_ns - first_token_ns) // (n_tokens - 1)",
+}
+_DOC_KEY = b"simbench.doc"
 REQUIRED_COLUMNS = tuple(c for c in COLUMNS if c not in NULLABLE_COLUMNS)
 METADATA_KEY = b"simbench.run"
 #: Folder (beside ``trace.parquet``) where a running real run spills its completed samples.
@@ -83,6 +116,11 @@ class Trace:
     clock_mhz : numpy.ndarray or None
         int64 MHz, shape (n_samples,): the clock of the device when the sample's batch was
         dispatched (simulated runs of a profile with a ``dvfs`` section); None otherwise.
+    first_token_ns : numpy.ndarray or None
+        int64 ns from the run's start, shape (n_samples,): when the SUT reported the
+        sample's first token (LLM runs); None when the run recorded no token times.
+    n_tokens : numpy.ndarray or None
+        int64 >= 0, shape (n_samples,): output tokens reported for the sample (LLM runs).
     masks : dict[str, numpy.ndarray]
         Validity masks for nullable columns that are only partly present.
     metadata : dict
@@ -100,6 +138,8 @@ class Trace:
     batch_id: np.ndarray | None = None
     device_id: np.ndarray | None = None
     clock_mhz: np.ndarray | None = None
+    first_token_ns: np.ndarray | None = None
+    n_tokens: np.ndarray | None = None
     masks: dict[str, np.ndarray] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -141,6 +181,16 @@ class Trace:
         """Sample latency = complete_ns - issue_ns of its query (int64, per sample)."""
         return self.complete_ns - self.issue_ns
 
+    def first_token_latencies_ns(self) -> np.ndarray | None:
+        """TTFT = first_token_ns - issue_ns (int64, per sample); None without token times.
+
+        Rows where ``first_token_ns`` is masked hold meaningless values: check
+        ``masks.get('first_token_ns')``.
+        """
+        if self.first_token_ns is None:
+            return None
+        return self.first_token_ns - self.issue_ns
+
     def to_pandas(self):
         """The trace as a ``pandas.DataFrame`` (nullable columns as ``Int64``)."""
         return self._to_arrow().to_pandas(types_mapper=_int64_nullable_mapper())
@@ -158,7 +208,10 @@ class Trace:
             else:
                 arrays.append(pa.array(col, type=pa.int64()))
         schema = pa.schema(
-            [pa.field(n, pa.int64(), nullable=n in NULLABLE_COLUMNS) for n in COLUMNS],
+            [
+                pa.field(n, pa.int64(), nullable=n in NULLABLE_COLUMNS, metadata={_DOC_KEY: COLUMN_DOCS[n].encode()})
+                for n in COLUMNS
+            ],
             metadata={METADATA_KEY: json.dumps(self.metadata, sort_keys=True).encode()},
         )
         return pa.Table.from_arrays(arrays, schema=schema)
@@ -408,6 +461,7 @@ def _check_time_order(p: Path, cols: dict[str, Any], masks: dict[str, np.ndarray
     trace that says so is corrupt (its latencies would be negative).
     """
     issue, complete, start = cols["issue_ns"], cols["complete_ns"], cols["start_ns"]
+    _check_token_columns(p, cols, masks)
     checks = [
         ("issue_ns", issue < 0, "issue_ns {a} < 0 (times are ns from the run's start)"),
         ("complete_ns", complete < issue, "complete_ns {c} < issue_ns {a}"),
@@ -430,3 +484,37 @@ def _check_time_order(p: Path, cols: dict[str, Any], masks: dict[str, np.ndarray
             + f"; a trace needs 0 <= issue_ns <= start_ns <= complete_ns"
             f" ({int(np.count_nonzero(np.logical_or.reduce([c[1] for c in checks])))} of {issue.shape[0]} rows break it)"
         )
+
+
+def _check_token_columns(p: Path, cols: dict[str, Any], masks: dict[str, np.ndarray]) -> None:
+    """TraceError naming the first row whose token columns cannot be true.
+
+    A first token is reported after the query was issued and before the sample completes
+    (LoadGen refuses a first token after completion: ``logging.cc``
+    ``RecordTokenCompletion``), and a token count is never negative.
+    """
+    issue, complete = cols["issue_ns"], cols["complete_ns"]
+    first, ntok = cols["first_token_ns"], cols["n_tokens"]
+    checks = []
+    if first is not None:
+        present = masks.get("first_token_ns", np.ones(first.shape[0], dtype=bool))
+        checks.append(("first_token_ns", present & (first < issue), "first_token_ns {f} < issue_ns {a}"))
+        checks.append(("first_token_ns", present & (first > complete), "first_token_ns {f} > complete_ns {c}"))
+    if ntok is not None:
+        present = masks.get("n_tokens", np.ones(ntok.shape[0], dtype=bool))
+        checks.append(("n_tokens", present & (ntok < 0), "n_tokens {n} < 0"))
+    for col, bad, what in checks:
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            row = int(rows[0])
+            raise TraceError(
+                f"{p}: column {col!r}: row {row} (query_id {int(cols['query_id'][row])}): "
+                + what.format(
+                    a=int(issue[row]),
+                    c=int(complete[row]),
+                    f=int(first[row]) if first is not None else None,
+                    n=int(ntok[row]) if ntok is not None else None,
+                )
+                + f"; a trace needs issue_ns <= first_token_ns <= complete_ns and n_tokens >= 0"
+                f" ({rows.size} of {issue.shape[0]} rows break it)"
+            )

@@ -4,6 +4,7 @@
 ``read_detail_log``        ``mlperf_log_detail.txt`` -> ``{key: value}`` (last value wins)
 ``read_summary_log``       ``mlperf_log_summary.txt`` -> ``{label: value}``
 ``read_trace_samples``     per-sample timestamps from ``mlperf_log_trace.json``
+``read_accuracy_token_counts``  per-sample ``token_count`` from ``mlperf_log_accuracy.json``
 ``effective_from_detail``  ``EffectiveSettings`` from the ``effective_*`` detail keys
 ``import_loadgen_dir``     a whole folder -> ``ImportedLoadGenRun`` (Trace + both summaries)
 ``compare_with_loadgen``   simbench's Summary side by side with LoadGen's printed numbers
@@ -46,6 +47,7 @@ __all__ = [
     "ImportedLoadGenRun",
     "compare_with_loadgen",
     "find_log_file",
+    "read_accuracy_token_counts",
 ]
 
 _MLLOG = ":::MLLOG "
@@ -132,11 +134,18 @@ class TraceSamples:
         salvaged.
     skipped : int
         Sample events dropped because a field was missing or not an integer.
+    first_tokens : dict of numpy.ndarray or None
+        LLM runs (``use_token_latencies``): LoadGen's first-token records. SingleStream,
+        MultiStream, Offline: ``"Token"`` events, ``{'sample_seq', 'ttft_ns'}``; Server:
+        ``"Token_Latency"`` counter events, which carry no sample id,
+        ``{'scheduled_ns', 'ttft_ns'}`` (``ttft_ns = issue_delay + issue_to_done``, ns from
+        the scheduled time, like the sample's own latency). None without any.
     """
 
     columns: dict[str, np.ndarray]
     truncated: bool = False
     skipped: int = 0
+    first_tokens: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return int(self.columns["sample_seq"].shape[0])
@@ -170,19 +179,27 @@ def read_trace_samples(path: str | Path) -> TraceSamples | None:
         if not isinstance(events, list):
             raise TypeError
     except (json.JSONDecodeError, KeyError, TypeError, IndexError, RecursionError):
-        # A run cut short leaves an unterminated file: salvage complete lines.
-        truncated = True
+        # A run cut short leaves an unterminated file: salvage complete lines. LoadGen's own
+        # complete files fail to parse too (its "LogDetail" trace events quote their key twice,
+        # "key":""loadgen_version""), so only a file without LoadGen's closing "LastTrace"
+        # event counts as truncated.
+        truncated = '{"name":"LastTrace"}' not in text[-4096:]
         events = []
         for line in text.splitlines():
             line = line.strip().rstrip(",")
-            if line.startswith("{") and '"Sample"' in line:
+            if line.startswith("{") and ('"Sample"' in line or '"Token' in line):
                 try:
                     events.append(json.loads(line))
                 except (json.JSONDecodeError, RecursionError):
                     pass
     rows = []
     skipped = 0
+    tokens_by_seq: list[tuple[int, int]] = []
+    tokens_by_time: list[tuple[int, int]] = []
     for e in events:
+        if isinstance(e, dict) and e.get("name") in ("Token", "Token_Latency"):
+            _first_token_row(e, tokens_by_seq, tokens_by_time)
+            continue
         if isinstance(e, dict) and e.get("name") == "Sample" and e.get("ph") == "b":
             a = e.get("args")
             ts = e.get("ts")
@@ -205,6 +222,13 @@ def read_trace_samples(path: str | Path) -> TraceSamples | None:
     if not rows:
         return None
     arr = np.array(sorted(rows), dtype=np.int64)
+    first_tokens = None
+    if tokens_by_seq:
+        t = np.array(sorted(tokens_by_seq), dtype=np.int64)
+        first_tokens = {"sample_seq": t[:, 0], "ttft_ns": t[:, 1]}
+    elif tokens_by_time:
+        t = np.array(sorted(tokens_by_time), dtype=np.int64)
+        first_tokens = {"scheduled_ns": t[:, 0], "ttft_ns": t[:, 1]}
     return TraceSamples(
         {
             "sample_seq": arr[:, 0],
@@ -216,7 +240,69 @@ def read_trace_samples(path: str | Path) -> TraceSamples | None:
         },
         truncated=truncated,
         skipped=skipped,
+        first_tokens=first_tokens,
     )
+
+
+def _first_token_row(e: dict, by_seq: list, by_time: list) -> None:
+    """Append one first-token record of ``mlperf_log_trace.json`` (malformed ones are
+    skipped; the import then reports the samples without a first token)."""
+    a, ts = e.get("args"), e.get("ts")
+    if not isinstance(a, dict) or ts is None:
+        return
+    try:
+        if e.get("name") == "Token" and e.get("ph") == "b":
+            by_seq.append((_int(a["sample_seq"]), _int(a["complete_ns"])))
+        elif e.get("name") == "Token_Latency" and e.get("ph") == "C":
+            by_time.append((_int(round(float(ts) * 1000)), _int(a["issue_delay"]) + _int(a["issue_to_done"])))
+    except (KeyError, ValueError, TypeError, OverflowError):
+        return
+
+
+def read_accuracy_token_counts(path: str | Path) -> dict[int, int]:
+    """``seq_id -> token_count`` from ``mlperf_log_accuracy.json`` (LLM runs).
+
+    LoadGen writes ``token_count`` (the SUT's ``n_tokens``, as reported) beside each logged
+    response when ``use_token_latencies`` is on (``logging.cc`` ``LogAccuracy``); that is
+    the only file holding per-sample token counts. A performance run logs the responses its
+    ``accuracy_log_probability`` draws (all of them at 1.0).
+
+    Returns
+    -------
+    dict
+        Empty when the file has no ``token_count`` entries.
+
+    Raises
+    ------
+    TraceError
+        The file is larger than ``MAX_LOG_BYTES`` or is not a JSON array (a truncated file
+        is salvaged line by line instead).
+    """
+    p = Path(path)
+    if p.stat().st_size > MAX_LOG_BYTES:
+        raise TraceError(f"{p}: {p.stat().st_size:,} bytes; a LoadGen accuracy log read here is at most {MAX_LOG_BYTES:,}")
+    text = p.read_text(errors="replace")
+    try:
+        records = json.loads(text) if text.strip() else []
+    except (json.JSONDecodeError, RecursionError):
+        records = []
+        for line in text.splitlines():
+            line = line.strip().rstrip(",")
+            if line.startswith("{") and "token_count" in line:
+                try:
+                    records.append(json.loads(line))
+                except (json.JSONDecodeError, RecursionError):
+                    pass
+    if not isinstance(records, list):
+        raise TraceError(f"{p}: expected a JSON array of LoadGen accuracy records, got {type(records).__name__}")
+    out: dict[int, int] = {}
+    for r in records:
+        if isinstance(r, dict) and "token_count" in r and "seq_id" in r:
+            try:
+                out[_int(r["seq_id"])] = _int(r["token_count"])
+            except (ValueError, TypeError, OverflowError):
+                continue
+    return out
 
 
 def _int(value: Any) -> int:
@@ -284,7 +370,45 @@ def _effective_dict(detail: dict[str, Any], g) -> dict[str, Any]:
         accuracy_sample_count=int(g("accuracy_sample_count")),
         sample_concatenate_permutation=bool(g("sample_concatenate_permutation")),
         server_coalesce_queries=bool(detail.get("requested_server_coalesce_queries", False)),
+        **_token_settings(detail),
     )
+
+
+def _token_bounds_from_summary(eff: EffectiveSettings, summary_p: Path) -> EffectiveSettings:
+    """Offline: the detail log omits the TTFT/TPOT bounds, but LoadGen's summary prints them
+    under "Test Parameters Used"; take them from there so the summary re-derives that too."""
+    import dataclasses
+
+    values = read_summary_log(summary_p)
+    out = {}
+    for label, name in (("ttft_latency (ns)", "server_ttft_latency"), ("tpot_latency (ns)", "server_tpot_latency")):
+        raw = values.get(label)
+        if raw is not None:
+            if not raw.isdigit():
+                raise TraceError(f"{summary_p}: {label!r}: expected an integer (ns), got {raw!r}")
+            out[name] = int(raw)
+    return dataclasses.replace(eff, **out)
+
+
+def _token_settings(detail: dict[str, Any]) -> dict[str, Any]:
+    """Token-latency settings: LoadGen logs them only as ``requested_*`` keys, only when
+    ``use_token_latencies`` is on, and the bounds only outside Offline
+    (``test_settings_internal.cc`` ``LogRequestedTestSettings``); TestSettingsInternal
+    copies them unchanged, so requested = effective."""
+    use = detail.get("requested_use_token_latencies", False)
+    if not isinstance(use, bool):
+        raise TraceError(f"LoadGen detail log: key 'requested_use_token_latencies': expected true/false, got {use!r}")
+    if not use:
+        return {}
+    out: dict[str, Any] = {"use_token_latencies": True}
+    for key in ("server_ttft_latency", "server_tpot_latency"):
+        full = f"requested_{key}"
+        if full in detail:
+            value = detail[full]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TraceError(f"LoadGen detail log: key {full!r}: expected an integer >= 0 (ns), got {value!r}")
+            out[key] = value
+    return out
 
 
 @dataclass
@@ -313,21 +437,75 @@ class ImportedLoadGenRun:
     warnings: tuple[str, ...] = ()
 
 
-def trace_from_samples(samples, metadata: dict[str, Any] | None = None) -> Trace:
-    """Build a Trace from ``read_trace_samples`` output (origin: the first scheduled time)."""
+def trace_from_samples(
+    samples, metadata: dict[str, Any] | None = None, token_counts: dict[int, int] | None = None
+) -> Trace:
+    """Build a Trace from ``read_trace_samples`` output (origin: the first scheduled time).
+
+    With LoadGen's first-token records (``TraceSamples.first_tokens``) and/or the accuracy
+    log's token counts (``read_accuracy_token_counts``), the Trace gets ``first_token_ns`` =
+    ``issue_ns + TTFT`` and ``n_tokens``; samples without a record are masked (see
+    ``token_import_warnings`` for why a record can be missing).
+    """
+    first_tokens = samples.first_tokens if isinstance(samples, TraceSamples) else None
     if isinstance(samples, TraceSamples):
         samples = samples.columns
     origin = int(samples["scheduled_ns"].min())
     issue = samples["scheduled_ns"] - origin
     order = np.lexsort((samples["sample_seq"], samples["query_seq"]))
+    cols: dict[str, Any] = {}
+    masks: dict[str, np.ndarray] = {}
+    if first_tokens is not None:
+        ttft, have = _match_first_tokens(samples, first_tokens)
+        # LoadGen traces a first token reported after the sample completed but does not
+        # record it (logging.cc RecordTokenCompletion): such a record is not a TTFT.
+        have &= (ttft >= 0) & (ttft <= samples["latency_ns"])
+        cols["first_token_ns"] = np.where(have, issue + ttft, 0)[order]
+        if not have.all():
+            masks["first_token_ns"] = have[order]
+    if token_counts:
+        seq = samples["sample_seq"]
+        have = np.fromiter((int(q) in token_counts for q in seq), dtype=bool, count=seq.shape[0])
+        n = np.fromiter((token_counts.get(int(q), 0) for q in seq), dtype=np.int64, count=seq.shape[0])
+        # LoadGen records a negative count as 0 (logging.cc); so does the Trace (n_tokens >= 0).
+        cols["n_tokens"] = np.maximum(n, 0)[order]
+        if not have.all():
+            masks["n_tokens"] = have[order]
     return Trace(
         query_id=samples["query_seq"][order],
         sample_index=samples["sample_index"][order],
         issue_ns=issue[order],
         issued_ns=(issue + samples["issue_delay_ns"])[order],
         complete_ns=(issue + samples["latency_ns"])[order],
+        masks=masks,
         metadata=dict(metadata or {}),
+        **cols,
     )
+
+
+def _match_first_tokens(samples: dict[str, np.ndarray], first_tokens: dict[str, np.ndarray]):
+    """TTFT per sample (in ``samples`` order) and whether it was found.
+
+    ``"Token"`` events name their sample (``sample_seq``). Server's ``"Token_Latency"``
+    counters carry only the query's scheduled time, which is unique per Server query (one
+    sample each) unless two Poisson arrivals fall in the same ns; such ties are left
+    unmatched rather than guessed.
+    """
+    n = samples["sample_seq"].shape[0]
+    ttft = np.zeros(n, dtype=np.int64)
+    if "sample_seq" in first_tokens:
+        key_s, key_t = samples["sample_seq"], first_tokens["sample_seq"]
+    else:
+        key_s, key_t = samples["scheduled_ns"], first_tokens["scheduled_ns"]
+    uniq_t, cnt_t = np.unique(key_t, return_counts=True)
+    uniq_s, cnt_s = np.unique(key_s, return_counts=True)
+    ok_t = uniq_t[cnt_t == 1]
+    ok_s = uniq_s[cnt_s == 1]
+    pos_t = np.searchsorted(key_t, key_s)  # key_t is sorted (read_trace_samples sorts it)
+    pos_t = np.minimum(pos_t, max(key_t.shape[0] - 1, 0))
+    have = (key_t.shape[0] > 0) & (key_t[pos_t] == key_s) & np.isin(key_s, ok_t) & np.isin(key_s, ok_s)
+    ttft[have] = first_tokens["ttft_ns"][pos_t[have]]
+    return ttft, have
 
 
 def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
@@ -359,13 +537,20 @@ def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
     detail = read_detail_log(detail_p)
     eff = effective_from_detail(detail)
     summary_p = find_log_file(d, "summary")
+    if eff.use_token_latencies and "requested_server_ttft_latency" not in detail and summary_p is not None:
+        eff = _token_bounds_from_summary(eff, summary_p)
     trace_p = find_log_file(d, "trace")
     samples = read_trace_samples(trace_p) if trace_p else None
+    accuracy_p = find_log_file(d, "accuracy")
     files = {"detail": str(detail_p)}
     if summary_p:
         files["summary"] = str(summary_p)
     if trace_p:
         files["trace"] = str(trace_p)
+    token_counts: dict[int, int] = {}
+    if eff.use_token_latencies and accuracy_p is not None:
+        files["accuracy"] = str(accuracy_p)
+        token_counts = read_accuracy_token_counts(accuracy_p)
     trace = None
     summary = None
     warnings = _trace_warnings(samples, detail, eff) if trace_p else ()
@@ -383,7 +568,17 @@ def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
                 "loadgen_files": files,
                 "import_warnings": list(warnings),
             },
+            token_counts=token_counts,
         )
+        if eff.use_token_latencies:
+            warnings += token_import_warnings(trace, samples, token_counts, accuracy_p, eff)
+            trace.metadata["import_warnings"] = list(warnings)
+            trace.metadata["token_latencies"] = {
+                "first_token_ns": "issue_ns + TTFT from mlperf_log_trace.json ("
+                + ("'Token_Latency' counters matched by scheduled time" if eff.scenario is Scenario.Server else "'Token' events")
+                + ")",
+                "n_tokens": "token_count from mlperf_log_accuracy.json (matched by seq_id = sample_seq)",
+            }
         summary = summarize(
             trace,
             eff,
@@ -426,6 +621,38 @@ def _trace_warnings(samples: TraceSamples | None, detail: dict[str, Any], eff: E
         out.append(f"trace json incomplete: holds {held:,}{of} samples; the summary covers only those")
     if samples is not None and samples.skipped:
         out.append(f"trace json: {samples.skipped:,} Sample events skipped (a field missing or not an integer)")
+    return tuple(out)
+
+
+def token_import_warnings(trace: Trace, samples: TraceSamples, token_counts: dict[int, int], accuracy_p, eff) -> tuple[str, ...]:
+    """Say which token data a ``use_token_latencies`` folder lacks, and why.
+
+    TTFT comes from ``mlperf_log_trace.json`` (needs ``enable_trace``); per-sample token
+    counts only from ``mlperf_log_accuracy.json``, which holds the responses the run's
+    ``accuracy_log_probability`` selected. Without both for every sample, simbench cannot
+    re-derive TPOT and the summary falls back to request latency (``summarize`` says so).
+    """
+    out = []
+    n = len(trace)
+    if eff.scenario is not Scenario.Offline:
+        if samples.first_tokens is None:
+            out.append("no first-token records ('Token'/'Token_Latency' events) in mlperf_log_trace.json: no TTFT")
+        elif "first_token_ns" in trace.masks:
+            miss = int(np.count_nonzero(~trace.masks["first_token_ns"]))
+            out.append(
+                f"no usable first-token record for {miss:,} of {n:,} samples in mlperf_log_trace.json"
+                " (missing, reported after completion, or - Server - two queries scheduled in the same ns)"
+            )
+    if accuracy_p is None:
+        out.append("no mlperf_log_accuracy.json: LoadGen logs per-sample token counts only there, so no TPOT")
+    elif not token_counts:
+        out.append(f"{accuracy_p}: no token_count entries (was use_token_latencies on?): no TPOT")
+    elif "n_tokens" in trace.masks:
+        miss = int(np.count_nonzero(~trace.masks["n_tokens"]))
+        out.append(
+            f"{accuracy_p}: no token_count for {miss:,} of {n:,} samples (it logs the responses that"
+            f" accuracy_log_probability = {eff.accuracy_log_probability:g} drew; use 1 for all)"
+        )
     return tuple(out)
 
 

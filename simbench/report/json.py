@@ -68,10 +68,51 @@ def summary_to_dict(summary) -> dict[str, Any]:
     else:
         d["result_samples_per_second"] = s.samples_per_second
     d["early_stopping_result"] = [list(es.lines) for es in s.early_stopping]
+    if s.tokens is not None:
+        d.update(_token_keys(s))
     d["effective_settings"] = s.effective.to_dict()
     d["errors"] = list(s.errors)
     d["warnings"] = list(s.warnings)
     d.update(s.extra)
+    return d
+
+
+def _token_keys(s) -> dict[str, Any]:
+    """LoadGen's token-latency detail keys (``results.cc`` ``LogDetail``), plus
+    ``result_token_count``; early-stopping texts are LoadGen's strings (newlines as spaces)."""
+    tok = s.tokens
+    d: dict[str, Any] = {"result_token_count": tok.token_count}
+    if s.scenario is Scenario.Offline:
+        d["result_tokens_per_second"] = tok.tokens_per_second
+        return d
+    ft, tp = tok.first_token, tok.time_per_output_token
+    d["result_first_token_min_latency_ns"] = ft.min_ns
+    d["result_first_token_max_latency_ns"] = ft.max_ns
+    d["result_first_token_mean_latency_ns"] = ft.mean_ns
+    for p, v in ft.percentiles_ns.items():
+        d[f"result_first_token_{p * 100:.2f}_percentile_latency_ns"] = v
+    d["result_token_throughput_with_loadgen_overhead"] = tok.tps_with_loadgen_overhead
+    d["result_token_throughput"] = tok.token_throughput_loadgen
+    for p, v in tp.percentiles_ns.items():
+        d[f"result_time_per_output_token_{p * 100:.2f}_percentile_ns"] = v
+    d["result_time_to_output_token_min"] = tp.min_ns
+    d["result_time_to_output_token_max"] = tp.max_ns
+    d["result_time_to_output_token_mean"] = tp.mean_ns
+    d["result_completed_tokens_per_second"] = tok.completed_tokens_per_second
+    es = tok.early_stopping
+    d["early_stopping_ttft_result"] = " ".join(es.ttft_lines)
+    d["early_stopping_tpot_result"] = " ".join(es.tpot_lines)
+    if s.scenario is Scenario.Server:
+        d["result_ttft_constraint_met"] = tok.ttft_constraint_met
+        d["result_tpot_constraint_met"] = tok.tpot_constraint_met
+    # LoadGen's early_stopping_latency_ss/_ms hold the *last* EarlyStopping call's estimates,
+    # i.e. TTFT's (results.cc calls it on TPOT, then TTFT); 0 when no estimate was made.
+    last = es.ttft if es.ttft is not None else ()
+    if s.scenario is Scenario.SingleStream:
+        d["early_stopping_latency_ss"] = _estimate_or_zero(last, 0)
+        d["early_stopping_latency_ms"] = _estimate_or_zero(last, 1) or _estimate_or_zero(es.tpot, 1)
+    elif s.scenario is Scenario.MultiStream:
+        d["early_stopping_latency_ms"] = _estimate_or_zero(last, 0) or _estimate_or_zero(es.tpot, 0)
     return d
 
 

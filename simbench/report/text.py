@@ -44,6 +44,15 @@ def render_text(summary) -> str:
         lines.append(f"Samples per second: {_g(s.headline_value)}")
     else:
         lines.append(f"{s.headline_name} : {int(s.headline_value)}")
+    tok = s.tokens
+    if tok is not None:
+        if s.scenario is Scenario.Server:
+            lines.append(f"Completed tokens per second: {tok.completed_tokens_per_second:.2f}")
+        elif s.scenario is Scenario.Offline:
+            lines.append(f"Tokens per second: {_g(tok.tokens_per_second)}")
+        else:
+            pct = f"{eff.target_latency_percentile * 100:.1f}"
+            lines.append(f"{pct}th first token percentile latency (ns) : {tok.first_token.target_ns}")
     lines.append(f"Result is : {'VALID' if s.result_valid else 'INVALID'}")
     if s.perf_constraints_met is not None:
         lines.append(f"  Performance constraints satisfied : {yn(s.perf_constraints_met)}")
@@ -57,6 +66,11 @@ def render_text(summary) -> str:
         lines.append("Early Stopping Result:")
         for es in s.early_stopping:
             lines += list(es.lines)
+    if tok is not None and tok.early_stopping is not None:
+        lines.append("TTFT Early Stopping Result:")
+        lines += list(tok.early_stopping.ttft_lines)
+        lines.append("TPOT Early Stopping Result:")
+        lines += list(tok.early_stopping.tpot_lines)
     lines += ["", bar, "Additional Stats", bar]
     if s.scenario is Scenario.SingleStream:
         lines.append(f"QPS w/ loadgen overhead         : {s.qps_with_loadgen_overhead:.2f}")
@@ -71,6 +85,8 @@ def render_text(summary) -> str:
     lines.append(f"Mean latency (ns)               : {s.latency_mean_ns}")
     for p, v in s.latency_percentiles_ns.items():
         lines.append(f"{p * 100:.2f} percentile latency (ns)   : {v}")
+    if tok is not None:
+        lines += _token_stats_lines(s)
     lag = s.extra.get("issue_lag_ns")
     if lag:
         # Not in LoadGen's summary: simbench shows the harness's issue lag for real runs.
@@ -94,7 +110,11 @@ def render_text(summary) -> str:
     lines += [
         f"samples_per_query : {eff.samples_per_query}",
         f"target_qps : {_g(eff.target_qps)}",
-        f"target_latency (ns): {eff.target_latency_ns}",
+        *(
+            [f"ttft_latency (ns): {eff.server_ttft_latency}", f"tpot_latency (ns): {eff.server_tpot_latency}"]
+            if eff.use_token_latencies
+            else [f"target_latency (ns): {eff.target_latency_ns}"]
+        ),
         f"max_async_queries : {eff.max_async_queries}",
         f"min_duration (ms): {eff.min_duration_ms}",
         f"max_duration (ms): {eff.max_duration_ms}",
@@ -142,6 +162,32 @@ def _statistics_lines(extra: dict[str, Any]) -> list[str]:
         lines.append(f"Queries needed (Eq. 2 x tau upper)  : {extra['statistics_required_queries']}")
     lines += [f" * {w}" for w in warnings]
     return lines
+
+
+def _token_stats_lines(s) -> list[str]:
+    """The token block of LoadGen's "Additional Stats" (``results.cc`` ``LogSummary``)."""
+    tok = s.tokens
+    out = [""]
+    if s.scenario is Scenario.SingleStream:
+        out.append(f"TPS w/ loadgen overhead         : {tok.tps_with_loadgen_overhead:.2f}")
+        out.append(f"TPS w/o loadgen overhead        : {tok.tps_without_loadgen_overhead:.2f}")
+    elif s.scenario is Scenario.Server:
+        out.append(f"Completed tokens per second                 : {tok.completed_tokens_per_second:.2f}")
+    if s.scenario is Scenario.Offline:
+        return out
+    ft, tp = tok.first_token, tok.time_per_output_token
+    out.append(f"Min First Token latency (ns)                : {ft.min_ns}")
+    out.append(f"Max First Token latency (ns)                : {ft.max_ns}")
+    out.append(f"Mean First Token latency (ns)               : {ft.mean_ns}")
+    for p, v in ft.percentiles_ns.items():
+        out.append(f"{p * 100:.2f} percentile first token latency (ns)   : {v}")
+    out.append("")
+    out.append(f"Min Time per Output Token (ns)                : {tp.min_ns}")
+    out.append(f"Max Time per Output Token (ns)                : {tp.max_ns}")
+    out.append(f"Mean Time per Output Token (ns)               : {tp.mean_ns}")
+    for p, v in tp.percentiles_ns.items():
+        out.append(f"{p * 100:.2f} percentile time to output token (ns)   : {v}")
+    return out
 
 
 def render_detail_log(

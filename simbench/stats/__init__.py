@@ -10,9 +10,22 @@ Percentiles and early stopping (LoadGen's exact rules)
 ``max_overlatency_count``          the most over-latency queries ``n`` queries tolerate
 ``server_early_stopping``          Server early-stopping check -> ``EarlyStoppingResult``
 ``latency_early_stopping``         SingleStream/MultiStream estimate -> ``EarlyStoppingResult``
+``single_stream_early_stopping``   SingleStream's block: target-percentile and 99 % estimates
 ``EarlyStoppingResult``            result record with LoadGen's summary lines
 ``LOADGEN_CONFIDENCE``             0.99, LoadGen's early-stopping confidence
 ``LOADGEN_TOLERANCE``              0.0, LoadGen's early-stopping tolerance
+=================================  ==========================================================
+
+Token latencies (LLM runs, LoadGen >= 4.0 ``use_token_latencies``)
+
+=================================  ==========================================================
+``loadgen_token_counts``           the per-sample token count LoadGen records
+``time_per_output_token_ns``       LoadGen's TPOT ``(latency - TTFT) / (n_tokens - 1)``
+``loadgen_latency_stats``          min/max/mean/percentiles as results.cc -> ``LatencyStats``
+``token_early_stopping``           early stopping on TPOT then TTFT -> ``TokenEarlyStoppingResult``
+``LatencyStats``                   record returned by ``loadgen_latency_stats``
+``TokenEarlyStoppingResult``       record returned by ``token_early_stopping``
+``LOADGEN_REPORTED_PERCENTILES``   (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
 =================================  ==========================================================
 
 Sample sizes and confidence intervals
@@ -93,6 +106,7 @@ from simbench.stats.early_stopping import (
     max_overlatency_count,
     min_passing_queries,
     server_early_stopping,
+    single_stream_early_stopping,
 )
 from simbench.stats.operating import (
     ExactSampleSizeResult,
@@ -107,6 +121,15 @@ from simbench.stats.percentile import (
     loadgen_percentile,
     loadgen_percentile_index,
     loadgen_percentiles,
+)
+from simbench.stats.tokens import (
+    LOADGEN_REPORTED_PERCENTILES,
+    LatencyStats,
+    TokenEarlyStoppingResult,
+    loadgen_latency_stats,
+    loadgen_token_counts,
+    time_per_output_token_ns,
+    token_early_stopping,
 )
 from simbench.stats.sample_size import (
     PAPER_PERCENTILES,
@@ -150,6 +173,14 @@ def __getattr__(name: str):
 
 __all__ = [
     "LOADGEN_CONFIDENCE",
+    "LOADGEN_REPORTED_PERCENTILES",
+    "LatencyStats",
+    "TokenEarlyStoppingResult",
+    "loadgen_latency_stats",
+    "loadgen_token_counts",
+    "single_stream_early_stopping",
+    "time_per_output_token_ns",
+    "token_early_stopping",
     "LOADGEN_TOLERANCE",
     "PAPER_PERCENTILES",
     "QUERY_COUNT_MULTIPLE",

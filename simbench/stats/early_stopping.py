@@ -10,6 +10,8 @@ Contents
     The Server check (pass iff ``n >= h(t) + t``), with LoadGen's summary text.
 :func:`latency_early_stopping`
     The SingleStream / MultiStream percentile estimate, with LoadGen's text.
+:func:`single_stream_early_stopping`
+    SingleStream's whole block: the target-percentile estimate, then the 99th-percentile one.
 :class:`EarlyStoppingResult`
     The frozen record both checks return.
 
@@ -52,6 +54,7 @@ __all__ = [
     "max_overlatency_count",
     "min_passing_queries",
     "server_early_stopping",
+    "single_stream_early_stopping",
 ]
 
 #: LoadGen's confidence level, hard-coded in ``results.cc`` (``PerformanceSummary::EarlyStopping``).
@@ -588,3 +591,73 @@ def latency_early_stopping(
         ),
         **common,
     )
+
+
+def single_stream_early_stopping(
+    latencies_ns: ArrayLike,
+    percentile: float,
+    *,
+    confidence: float = LOADGEN_CONFIDENCE,
+    tolerance: float = LOADGEN_TOLERANCE,
+) -> tuple[EarlyStoppingResult, ...]:
+    """Compute LoadGen's SingleStream early-stopping block: target percentile, then 99 %.
+
+    Parameters
+    ----------
+    latencies_ns : array_like of int, shape (n,)
+        One latency per query, ns.
+    percentile : float
+        The target percentile in (0, 1) (0.9 for SingleStream).
+    confidence, tolerance : float
+        As for :func:`latency_early_stopping` [default LoadGen's 0.99 and 0.0].
+
+    Returns
+    -------
+    tuple of EarlyStoppingResult
+        ``(target,)`` when the target-percentile check fails (LoadGen returns before its
+        99th-percentile estimate), else ``(target, p99)``; ``p99.lines`` holds only the
+        estimate line, or LoadGen's three-line "Not enough queries ..." message when the run
+        is too short for a 99th-percentile estimate (``p99.passed`` False then).
+
+    Raises
+    ------
+    SimbenchInputError
+        As :func:`latency_early_stopping`.
+
+    Notes
+    -----
+    The 99th-percentile estimate infers MultiStream performance from a SingleStream run;
+    LoadGen hard-codes 0.99 for it (``multi_stream_percentile``). Its failure does not make
+    the run INVALID.
+
+    References
+    ----------
+    .. [1] MLCommons, LoadGen ``loadgen/results.cc``, ``PerformanceSummary::EarlyStopping``
+       (case SingleStream), checked against mlcommons-loadgen 6.0.17 summaries.
+
+    Examples
+    --------
+    >>> block = single_stream_early_stopping(list(range(1, 101)), 0.9)
+    >>> print("\\n".join(line for es in block for line in es.lines))
+     * Processed at least 64 queries (100).
+     * Would discard 2 highest latency queries.
+     * Early stopping 90.0th percentile estimate: 98
+     * Not enough queries processed for 99.0th percentile
+     early stopping estimate (would need to process at
+     least 662 total queries).
+    """
+    import dataclasses
+
+    first = latency_early_stopping(latencies_ns, percentile, confidence=confidence, tolerance=tolerance)
+    if not first.passed:
+        return (first,)
+    p99 = latency_early_stopping(latencies_ns, 0.99, confidence=confidence, tolerance=tolerance)
+    if p99.passed:
+        lines = tuple(line for line in p99.lines if "99.0th percentile estimate" in line)
+    else:
+        lines = (
+            " * Not enough queries processed for 99.0th percentile",
+            " early stopping estimate (would need to process at",
+            f" least {p99.min_queries} total queries).",
+        )
+    return (first, dataclasses.replace(p99, lines=lines))
