@@ -336,8 +336,11 @@ def summarize_trace_file(path: str | Path):
         raise TraceError(f"{path}: metadata {key!r} sut: expected a JSON object, got {type(sut_meta).__name__}")
     name = str(meta.get("sut_name") or (sut_meta or {}).get("name") or "simbench")
     errors = tuple(meta.get("errors") or ())
+    warnings_meta = meta.get("warnings") or ()
+    if not isinstance(warnings_meta, (list, tuple)) or not all(isinstance(w, str) for w in warnings_meta):
+        raise TraceError(f"{path}: metadata {key!r} warnings: expected a list of strings, got {warnings_meta!r:.80}")
     if meta.get("ran_out_of_queries") and not errors:
         from simbench.bench.loadgen import RAN_OUT_MESSAGE
 
         errors = (RAN_OUT_MESSAGE,)
-    return summarize(trace, eff, sut_name=name, errors=errors)
+    return summarize(trace, eff, sut_name=name, errors=errors, warnings=tuple(warnings_meta))

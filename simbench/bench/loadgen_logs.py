@@ -579,12 +579,19 @@ def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
                 + ")",
                 "n_tokens": "token_count from mlperf_log_accuracy.json (matched by seq_id = sample_seq)",
             }
+        run_errors = tuple(_run_errors(detail))
+        # LoadGen's own warnings of the run (e.g. "Logging allocation detected") count in its
+        # "N warnings encountered" line, so they count in the re-derived one too; both travel
+        # in the Trace so `simbench trace summary` of the imported file prints the same.
+        run_warnings = warnings + tuple(str(w) for w in detail.get("_warnings", []))
+        trace.metadata["errors"] = list(run_errors)
+        trace.metadata["warnings"] = list(run_warnings)
         summary = summarize(
             trace,
             eff,
             sut_name=str(detail.get("sut_name", "LoadGen")),
-            errors=tuple(_run_errors(detail)),
-            warnings=warnings,
+            errors=run_errors,
+            warnings=run_warnings,
         )
     return ImportedLoadGenRun(
         trace=trace,
@@ -690,6 +697,14 @@ def compare_with_loadgen(summary, detail: dict[str, Any]) -> dict[str, dict[str,
         "result_query_count",
         "result_validity",
         "early_stopping_met",
+    ]
+    # LLM runs: LoadGen's token-latency detail keys (results.cc LogDetail) simbench also writes.
+    keys += [
+        k for k in d
+        if k.startswith(("result_time_per_output_token_", "result_time_to_output_token_", "result_token_",
+                         "result_completed_tokens_", "result_tokens_per_second", "early_stopping_ttft_",
+                         "early_stopping_tpot_"))
+        and k not in keys
     ]
     per_query = summary.scenario is Scenario.MultiStream
     out: dict[str, dict[str, Any]] = {}

@@ -521,7 +521,15 @@ def _merge(lg_trace: Trace | None, issued, sink: _SutSideSink, eff) -> Trace:
         masks["batch_id"] = batch >= 0
         masks["device_id"] = device >= 0
     meta = dict(lg_trace.metadata)
+    meta.pop("warnings", None)  # the run's own summary (summarize below) decides its warnings
     meta["sut_clock_offset_ns"] = offset
+    for name in ("first_token_ns", "n_tokens"):  # LLM runs: LoadGen's token records
+        col = getattr(lg_trace, name)
+        if col is not None:
+            masks.pop(name, None)
+            if name in lg_trace.masks:
+                masks[name] = lg_trace.masks[name][keep]
+    tokens = {n: getattr(lg_trace, n)[keep] for n in ("first_token_ns", "n_tokens") if getattr(lg_trace, n) is not None}
     meta["sut_side_latency_ns_median"] = int(np.median(c_arr[sel, 0] - seen[sel])) if sel.size else None
     return Trace(
         query_id=lg_trace.query_id[keep],
@@ -534,4 +542,5 @@ def _merge(lg_trace: Trace | None, issued, sink: _SutSideSink, eff) -> Trace:
         device_id=device,
         masks=masks,
         metadata=meta,
+        **tokens,
     )
