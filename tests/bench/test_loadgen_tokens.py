@@ -20,7 +20,9 @@ from simbench.bench.llm_null import run_token_loadgen  # noqa: E402
 from simbench.bench.loadgen_logs import compare_with_loadgen, import_loadgen_dir  # noqa: E402
 from simbench.report import render_text, summary_to_dict  # noqa: E402
 
-_SIMBENCH_ONLY = "Issue lag, issued - scheduled (simbench; real runs only):"
+# simbench's own blocks (issue lag of real runs, the statistics warnings): a header naming
+# simbench, then lines up to a blank line; LoadGen's summary has neither.
+_SIMBENCH_ONLY = "(simbench;"
 # LoadGen divides these two by the last query's issue time measured from its own test start,
 # which its logs do not record; simbench measures from the first query's scheduled time (the
 # same gap makes "QPS w/ loadgen overhead" differ, tests/bench/test_mlcommons.py).
@@ -34,10 +36,10 @@ def run_loadgen(out_dir, scenario: str, *, ttft_ns: int, tpot_ns: int, queries: 
 
 
 def _comparable(text: str) -> list[str]:
-    """The summary's lines without simbench's own issue-lag block."""
+    """The summary's lines without simbench's own blocks."""
     out, skip = [], False
     for line in text.splitlines():
-        if line == _SIMBENCH_ONLY:
+        if _SIMBENCH_ONLY in line and line.endswith(":"):
             skip = True  # through the blank line that ends it (the one before it stays)
             continue
         if skip:
