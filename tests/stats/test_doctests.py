@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["percentile", "early_stopping", "sample_size", "confidence", "autocorrelation", "montecarlo", "operating", "procedure"]
+MODULES = ["percentile", "early_stopping", "tokens", "sample_size", "confidence", "autocorrelation", "montecarlo", "operating", "procedure"]
 
 
 @pytest.mark.parametrize("name", MODULES)
