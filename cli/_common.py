@@ -67,9 +67,12 @@ def install_pipe_safe_streams() -> None:
 
 
 def console(stderr: bool = False):
+    """A rich console that prints text as given: no markup, so a ``[...]`` in a profile's
+    framework, a source, a path or a message is shown, not taken for a style tag (use
+    ``rich.text.Text`` for styling)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, markup=False)
 
 
 def echo(text: str, nl: bool = True) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from simbench.cli._common import console, handle_errors
 from simbench.errors import SimbenchInputError
@@ -48,7 +49,7 @@ def show_cmd(
         typer.echo(p.model_dump_json(indent=2))
         return
     c = console()
-    c.print(f"[bold]{p.name}[/bold]  {p.device}  {p.description}")
+    c.print(Text.assemble((p.name, "bold"), f"  {p.device}  {p.description}"))
     specs = Table(title="specs")
     for col in ("spec", "value", "unit", "source"):
         specs.add_column(col, overflow="fold")
@@ -56,7 +57,8 @@ def show_cmd(
         specs.add_row(k, f"{v.value:g}", v.unit, v.source)
     c.print(specs)
     for model, mp in p.models.items():
-        t = Table(title=f"{model}: latency(batch)  [{mp.precision} {mp.framework}]")
+        how = " ".join(x for x in (mp.precision, mp.framework) if x)  # bert-99's precision is unpublished ('')
+        t = Table(title=f"{model}: latency(batch)" + (f"  [{how}]" if how else ""))
         for col in ("batch", "median latency (ns)", "samples/s", "source"):
             t.add_column(col, overflow="fold")
         for pt in mp.latency.points:
@@ -81,15 +83,34 @@ def calibrate_cmd(
 
     Example (from a source checkout): simbench profile calibrate --check
     """
-    from simbench.profiles.calibrate import calibration_report, load_calibration, write_profiles
+    import os
+    from pathlib import Path
 
+    from simbench.profiles.calibrate import SHIPPED, calibration_report, load_calibration, write_profiles
+
+    if report and (check or out != "hardware_profiles"):
+        raise SimbenchInputError("--report prints the secondary checks and writes nothing: drop --check/--out")
+    o = Path(out)
+    if o.exists() and not o.is_dir():
+        raise SimbenchInputError(f"--out {out}: is a file; expected a folder for the <name>.yaml files")
+    if not check and not report:
+        parent = o if o.is_dir() else next((a for a in o.parents if a.exists()), Path("."))
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise SimbenchInputError(f"--out {out}: {parent} is not writable")
     cal = load_calibration(calibration)
     if report:
         typer.echo(calibration_report(cal))
         return
+    existed = {p: p.is_file() for p in (o / f"{n}.yaml" for n in SHIPPED)}
     changed = write_profiles(cal, out, check=check)
     for p in changed:
-        typer.echo(f"{'out of date' if check else 'wrote'}: {p}", err=check)
+        if check:
+            typer.echo(f"{'out of date' if existed.get(p, p.is_file()) else 'missing'}: {p}", err=True)
+        else:
+            typer.echo(f"wrote: {p}")
+    if check and changed and not any(existed.values()):
+        typer.echo(f"note: {out}/ holds none of the shipped profiles; --check compares with a source "
+                   "checkout's hardware_profiles/ (run it there, or give --out FOLDER)", err=True)
     if check and changed:
         raise typer.Exit(1)
 
@@ -158,7 +179,7 @@ def build_cmd(
     write_profile(prof, target, header=f"Profile of this machine written by: simbench profile build --out {out}"
                   + (f" --threads {threads}" if threads else "") + (" --quick" if quick else ""))
     c = console()
-    c.print(f"[bold]{prof.name}[/bold]: {prof.device}, {sweep.threads} threads, {sweep.wall_s:.1f} s of kernels")
+    c.print(Text.assemble((prof.name, "bold"), f": {prof.device}, {sweep.threads} threads, {sweep.wall_s:.1f} s of kernels"))
     c.print(f"  fp32 {fit.fp32_flops_per_s / 1e9:,.1f} GFLOP/s ({fit.fp32_kernel}), "
             f"memory {fit.memory_bytes_per_s / 1e9:,.2f} GB/s, dispatch {fit.dispatch_overhead_ns / 1e3:,.1f} us")
     for m, mp in prof.models.items():
@@ -222,8 +243,8 @@ def predict_cmd(
             "parameters": costs.parameters, "rows": rows}, indent=2))
         return
     c = console()
-    c.print(f"[bold]{costs.model}[/bold] on [bold]{prof.name}[/bold] ({prof.device}), {prec}: "
-            f"{len(costs.nodes)} fused nodes, {costs.parameters:,} parameters")
+    c.print(Text.assemble((costs.model, "bold"), " on ", (prof.name, "bold"), f" ({prof.device}), {prec}: "
+            f"{len(costs.nodes)} fused nodes, {costs.parameters:,} parameters"))
     c.print(f"  compute {rates.compute_ops_per_s / 1e12:,.3f} TOP/s ({rates.sources['compute']}); "
             f"memory {rates.memory_bytes_per_s / 1e9:,.1f} GB/s ({rates.sources['memory']}); "
             f"overhead {rates.overhead_ns / 1e3:,.2f} us/node ({rates.sources['overhead']})")
@@ -330,7 +351,7 @@ def fit_cmd(
     prof = fit_into_profile(target, model, entry)
     write_profile(prof, target)
     c = console()
-    c.print(f"[bold]{model}[/bold] into {target} ({fit.n_batches} batches from {len(times.traces)} trace(s), form {fit.form})")
+    c.print(Text.assemble((model, "bold"), f" into {target} ({fit.n_batches} batches from {len(times.traces)} trace(s), form {fit.form})"))
     c.print(f"  latency(b) = {fit.line_fixed_ns / 1e6:,.3f} ms + {fit.line_per_sample_ns / 1e6:,.3f} ms x b (median regression)")
     for s, m, n in zip(fit.sizes, fit.median_ns, fit.batches_per_size):
         e = fit.empirical[s]

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simbench.errors import SimbenchInputError
+from simbench.errors import ProfileError, SimbenchInputError
 from simbench.profiles.schema import HardwareProfile
 
 __all__ = [
@@ -97,9 +97,26 @@ class Ref:
         return float(v)
 
 
+class CalibrationError(ProfileError):
+    """The calibration file cannot build the shipped profiles (the message names the file
+    and the entry)."""
+
+
+class MissingEntry(CalibrationError, KeyError):
+    """An entry the method cites is not in the calibration file (also a ``KeyError``, so
+    optional entries are still probed with ``except KeyError``)."""
+
+    __str__ = Exception.__str__
+
+
+REQUIRED_SECTIONS = ("specs", "mlperf_results", "mlperf_harness_configs", "power_cap_comparisons")
+"""Top-level sections the method reads (the others are cited only in docs/calibration.md)."""
+
+
 class Calibration:
-    def __init__(self, data: dict):
+    def __init__(self, data: dict, source: str = FILE):
         self.data = data
+        self.source = source
 
     def ref(self, section: str, selector: dict | str, *path: str) -> Ref:
         """Resolve ``section[selector].path`` to exactly one value.
@@ -108,24 +125,36 @@ class Calibration:
         sections. ``path`` items are field names; names containing a dot are written
         ``["50.00"]`` in the citation.
         """
-        sec = self.data[section]
-        if isinstance(selector, dict):
-            hits = [e for e in sec if all(str(e.get(k)) == str(v) for k, v in selector.items())]
-            if len(hits) != 1:
-                raise LookupError(f"{section}{selector}: {len(hits)} matches, expected 1")
-            node = hits[0]
-            sel = ", ".join(f"{k}={v}" for k, v in selector.items())
-        else:
-            node = sec[selector]
-            sel = selector
-        orig = node.get("source", "") if isinstance(node, dict) else ""
+        sel = ", ".join(f"{k}={v}" for k, v in selector.items()) if isinstance(selector, dict) else selector
         path_s = ""
-        for p in path:
-            node = node[p]
-            path_s += f'["{p}"]' if not p.isidentifier() else f".{p}"
-            if isinstance(node, dict) and "source" in node:
-                orig = node["source"]
+        try:
+            sec = self.data[section]
+            if isinstance(selector, dict):
+                hits = [e for e in sec if all(str(e.get(k)) == str(v) for k, v in selector.items())]
+                if len(hits) != 1:
+                    raise CalibrationError(f"{self.source}: {section}[{sel}]: {len(hits)} matches, expected 1")
+                node = hits[0]
+            else:
+                node = sec[selector]
+            orig = node.get("source", "") if isinstance(node, dict) else ""
+            for p in path:
+                path_s += f'["{p}"]' if not p.isidentifier() else f".{p}"
+                node = node[p]
+                if isinstance(node, dict) and "source" in node:
+                    orig = node["source"]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise MissingEntry(f"{self.source}: no entry {section}[{sel}]{path_s}, which the calibration method cites") from None
         return Ref(node, section, sel, path_s, orig)
+
+    def spec(self, key: str) -> dict:
+        """``specs[key]``, the device's spec entries (a ``MissingEntry`` names it if absent)."""
+        node = self.data.get("specs", {}).get(key) if isinstance(self.data.get("specs"), dict) else None
+        if not isinstance(node, dict):
+            raise MissingEntry(f"{self.source}: no entry specs[{key}] (an object of spec fields), which the calibration method cites")
+        for fname, f in node.items():
+            if fname != "source" and not isinstance(f, dict):
+                raise CalibrationError(f"{self.source}: specs[{key}].{fname}: expected an object with a 'value' (and unit, source), got {f!r}")
+        return node
 
 
 # ---------------------------------------------------------------------------------------------
@@ -635,7 +664,7 @@ SKIP_SPEC = {"memory", "nvidia_smi_max_power_limit_W_in_MLPerf_harness"}
 
 def build_specs(cal: Calibration, key: str) -> dict:
     out = {}
-    fields = cal.data["specs"][key]
+    fields = cal.spec(key)
     for fname, f in fields.items():
         if fname in SKIP_SPEC or f.get("value") is None:
             continue
@@ -685,7 +714,7 @@ def build_profile(cal: Calibration, gpu: GpuPlan, built: dict) -> dict:
     key = gpu.spec_key
     clocks = []
     for fname, label in (("base_clock_MHz", "base clock"), ("boost_clock_MHz", "boost clock")):
-        f = cal.data["specs"][key].get(fname)
+        f = cal.spec(key).get(fname)
         if f is None or f.get("value") is None:
             continue
         ref = cal.ref("specs", key, fname, "value")
@@ -783,7 +812,14 @@ BERT_EXTRA = """\
 
 def _profile_dicts(cal: Calibration) -> dict[str, dict]:
     built: dict = {}
-    return {name: build_profile(cal, PLANS[name], built) for name in SHIPPED}
+    try:
+        return {name: build_profile(cal, PLANS[name], built) for name in SHIPPED}
+    except SimbenchInputError:
+        raise
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        # an entry read directly (not through Calibration.ref) is missing or of the wrong type
+        what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise CalibrationError(f"{cal.source}: not a usable calibration file: {what}") from None
 
 
 def build_profiles(cal: Calibration) -> dict[str, HardwareProfile]:
@@ -800,12 +836,21 @@ def build_profiles(cal: Calibration) -> dict[str, HardwareProfile]:
 
     Raises
     ------
-    LookupError, KeyError
-        The calibration file lacks an entry the method cites (the message names it).
-    pydantic.ValidationError
-        A built profile breaks the schema (a bug in the method, not in the input).
+    CalibrationError
+        The calibration file lacks an entry the method cites, or its values build a profile
+        that breaks the schema (the message names the file and the entry or field).
     """
-    return {n: HardwareProfile.model_validate(d) for n, d in _profile_dicts(cal).items()}
+    import pydantic
+
+    out = {}
+    for n, d in _profile_dicts(cal).items():
+        try:
+            out[n] = HardwareProfile.model_validate(d)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise CalibrationError(f"{cal.source}: the {n} profile built from it is not valid: {where}: {first['msg']}") from None
+    return out
 
 
 def header_text(profile: HardwareProfile) -> str:
@@ -872,16 +917,27 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
 
     Raises
     ------
-    ValueError
-        The file is missing or not JSON (the message names it).
+    CalibrationError
+        (a ``SimbenchInputError``) The file is missing, a folder, not JSON, lacks a section,
+        or lacks or mangles an entry the method cites (the message names file and entry).
     """
     p = Path(path) if path is not None else default_calibration_path()
+    if p.is_dir():
+        raise CalibrationError(f"--calibration {p}: is a folder; expected the file {FILE}")
     try:
-        return Calibration(json.loads(p.read_text(encoding="utf-8")))
+        data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SimbenchInputError(f"{p}: calibration file not found") from None
+        raise CalibrationError(f"{p}: calibration file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SimbenchInputError(f"{p}: not a JSON calibration file ({exc})") from None
+        raise CalibrationError(f"{p}: not a JSON calibration file ({exc})") from None
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{p}: not a calibration file: expected a JSON object with the sections {', '.join(REQUIRED_SECTIONS)}, got {type(data).__name__}")
+    missing = [k for k in REQUIRED_SECTIONS if k not in data]
+    if missing:
+        raise CalibrationError(f"{p}: not a calibration file: no section {', '.join(missing)} (expected {', '.join(REQUIRED_SECTIONS)}, as in {FILE})")
+    cal = Calibration(data, source=str(p))
+    build_profiles(cal)  # every entry the method cites is there and usable, before any work
+    return cal
 
 
 def leave_one_out(cal: Calibration) -> list[dict]:

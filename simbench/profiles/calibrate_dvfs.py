@@ -107,7 +107,7 @@ def fit_voltage_slope(cal) -> tuple[float, list[dict]]:
 
 def _int8_peak(cal, key: str):
     for f in ("int8_tensor_dense_tops", "int8_tensor_tops"):
-        e = cal.data["specs"][key].get(f)
+        e = cal.spec(key).get(f)
         if e is not None and e.get("value") is not None:
             return cal.ref("specs", key, f, "value")
     return None

@@ -110,3 +110,91 @@ def test_f2_help_prose_is_not_cut_into_half_lines():
     # the docstring's second paragraph is one flowing paragraph, not "early" / "stopping) on a"
     assert "stopping) on a" not in lines
     assert any(ln.startswith("Runs LoadGen's rules") for ln in lines)
+
+
+def test_f3_profile_show_prints_brackets_of_the_profile(tmp_path):
+    """The latency table's title ``[int8 TensorRT 8.6.0, ...]`` was eaten as a style tag;
+    so would any ``[...]`` of a user's profile description."""
+    from typer.testing import CliRunner
+
+    from simbench.cli.main import app
+
+    r = CliRunner().invoke(app, ["profile", "show", "a100"], terminal_width=200, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert "resnet50: latency(batch)  [int8 TensorRT 8.6.0" in r.output
+    assert "bert-99: latency(batch)  [TensorRT 8.6.0" in r.output  # no precision published: no blank
+
+
+# --- F4: profile calibrate on bad input -------------------------------------------------
+
+
+def _invoke(*args, cwd=None, monkeypatch=None):
+    from typer.testing import CliRunner
+
+    from simbench.cli.main import app
+
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
+    return CliRunner().invoke(app, list(args), terminal_width=200)
+
+
+def _error(r) -> str:
+    assert "Traceback" not in r.output, r.output
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error: ")]
+    assert len(errors) == 1, (r.stdout, r.stderr)
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (None, "--calibration cal.json: is a folder; expected the file published_calibration.json"),
+        ("{}", "cal.json: not a calibration file: no section specs, mlperf_results, mlperf_harness_configs, power_cap_comparisons"),
+        ("[1, 2]", "cal.json: not a calibration file: expected a JSON object"),
+        ('{"specs": {}, "mlperf_results": [], "mlperf_harness_configs": [], "power_cap_comparisons": []}',
+         "cal.json: no entry specs[A100-SXM4-80GB] (an object of spec fields)"),
+    ],
+)
+def test_f4_calibrate_refuses_unusable_calibration_files(tmp_path, monkeypatch, content, expected):
+    if content is None:
+        (tmp_path / "cal.json").mkdir()
+    else:
+        (tmp_path / "cal.json").write_text(content)
+    r = _invoke("profile", "calibrate", "--calibration", "cal.json", "--out", "o", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2, r.output
+    assert _error(r).startswith("error: " + expected), r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_f4_calibrate_entry_of_the_wrong_type_names_file_and_entry(tmp_path, monkeypatch):
+    import json
+
+    from simbench.profiles.calibrate import default_calibration_path
+
+    d = json.loads(default_calibration_path().read_text())
+    d["specs"]["A100-SXM4-80GB"]["boost_clock_MHz"] = "fast"
+    (tmp_path / "cal.json").write_text(json.dumps(d))
+    r = _invoke("profile", "calibrate", "--calibration", "cal.json", "--out", "o", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2, r.output
+    msg = _error(r)
+    assert msg.startswith("error: cal.json: ") and "specs[A100-SXM4-80GB].boost_clock_MHz" in msg, msg
+
+
+def test_f4_calibrate_out_a_file_and_check_outside_a_checkout(tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    r = _invoke("profile", "calibrate", "--out", "afile", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r) == "error: --out afile: is a file; expected a folder for the <name>.yaml files"
+    assert (tmp_path / "afile").read_text() == "x"
+    # outside a source checkout --check reports the files as missing, not "out of date"
+    r = _invoke("profile", "calibrate", "--check", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 1
+    assert "missing: hardware_profiles/a100.yaml" in r.stderr and "out of date" not in r.stderr
+    assert "compares with a source checkout's hardware_profiles/" in r.stderr
+    # written, then checked: nothing to report
+    assert _invoke("profile", "calibrate", "--out", "p", cwd=tmp_path, monkeypatch=monkeypatch).exit_code == 0
+    assert sorted(x.name for x in (tmp_path / "p").iterdir()) == ["a100.yaml", "h100.yaml", "l4.yaml", "t4.yaml"]
+    r = _invoke("profile", "calibrate", "--check", "--out", "p", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 0 and r.stderr == ""
+    r = _invoke("profile", "calibrate", "--report", "--check", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2 and "--report" in _error(r)

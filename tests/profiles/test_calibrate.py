@@ -50,10 +50,13 @@ def test_calibrate_cli_check_and_write(tmp_path):
 
     cmd = [sys.executable, "-m", "simbench.cli.main", "profile", "calibrate", "--out", str(tmp_path)]
     r = subprocess.run(cmd + ["--check"], capture_output=True, text=True, cwd=tmp_path)
-    assert r.returncode == 1 and "out of date" in r.stderr and "a100.yaml" in r.stderr
+    assert r.returncode == 1 and "missing: " in r.stderr and "a100.yaml" in r.stderr  # none there yet
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     for name in SHIPPED:
         assert (tmp_path / f"{name}.yaml").read_bytes() == (ROOT / "hardware_profiles" / f"{name}.yaml").read_bytes()
     r = subprocess.run(cmd + ["--check"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and r.stderr == ""
+    (tmp_path / "l4.yaml").write_text((tmp_path / "l4.yaml").read_text() + "# edited\n")
+    r = subprocess.run(cmd + ["--check"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr == f"out of date: {tmp_path / 'l4.yaml'}\n"
