@@ -142,6 +142,10 @@ class Summary:
         Server.
     samples_per_second : float or None
         Offline.
+    inferred_tokens_per_second : float or None
+        ``infer_token_latencies`` runs (LoadGen's "(inferred)" lines): Server
+        ``token_latency_scaling_factor x (n - 1) / complete_ns(last query)``, Offline
+        ``token_latency_scaling_factor x samples / max(latency)`` (s); None otherwise.
     early_stopping : tuple[EarlyStoppingResult, ...]
         SingleStream: (p90 result, p99 result); MultiStream: (p99,); Server: (one); Offline: ().
         Empty when ``tokens`` judges the run (LoadGen runs no request-latency early stopping
@@ -175,6 +179,7 @@ class Summary:
     scheduled_samples_per_second: float | None = None
     completed_samples_per_second: float | None = None
     samples_per_second: float | None = None
+    inferred_tokens_per_second: float | None = None
     early_stopping: tuple[EarlyStoppingResult, ...] = ()
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -366,6 +371,14 @@ def summarize(
             kwargs["samples_per_second"] = sps
             min_dur_ok = lat_max >= min_duration_ns
     min_q_ok = n_queries >= eff.min_query_count and n_samples >= eff.min_sample_count
+    if eff.infer_token_latencies:
+        # results.cc LogSummary/LogDetail: tokens inferred as scaling_factor x samples (no
+        # token data needed); Server counts [begin, end) as for its sample rate.
+        factor = eff.token_latency_scaling_factor
+        if scen is Scenario.Server:
+            kwargs["inferred_tokens_per_second"] = factor * (n_queries - 1) / (last_complete / 1e9) if last_complete > 0 else 0.0
+        elif scen is Scenario.Offline:
+            kwargs["inferred_tokens_per_second"] = factor * n_samples / (lat_max / 1e9) if lat_max > 0 else math.inf
     tokens, token_warnings = _token_summary(trace, eff, bounds, lat if rule.per_query_latency else None)
     if tokens is not None:
         # LoadGen >= 4.0 judges an LLM run by TTFT and TPOT instead of request latency

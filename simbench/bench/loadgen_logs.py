@@ -390,6 +390,23 @@ def _token_bounds_from_summary(eff: EffectiveSettings, summary_p: Path) -> Effec
     return dataclasses.replace(eff, **out)
 
 
+def _inferred_token_settings(detail: dict[str, Any]) -> dict[str, Any]:
+    """``infer_token_latencies`` is not logged as a setting; its result key is. The integer
+    ``token_latency_scaling_factor`` is that result over the sample rate LoadGen logs beside
+    it (both with 6 significant digits, so the ratio rounds to the integer exactly for
+    factors below ~10^5)."""
+    pairs = (("result_inferred_completed_tokens_per_second", "result_completed_samples_per_sec"),
+             ("result_inferred_tokens_per_second", "result_samples_per_second"))
+    for inferred, rate in pairs:
+        if inferred in detail:
+            a, b = detail[inferred], detail.get(rate)
+            numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+            if not numeric or not b or not math.isfinite(a / b):
+                raise TraceError(f"LoadGen detail log: {inferred!r} / {rate!r}: expected two numbers, got {a!r}, {b!r}")
+            return {"infer_token_latencies": True, "token_latency_scaling_factor": max(0, round(a / b))}
+    return {}
+
+
 def _token_settings(detail: dict[str, Any]) -> dict[str, Any]:
     """Token-latency settings: LoadGen logs them only as ``requested_*`` keys, only when
     ``use_token_latencies`` is on, and the bounds only outside Offline
@@ -398,9 +415,10 @@ def _token_settings(detail: dict[str, Any]) -> dict[str, Any]:
     use = detail.get("requested_use_token_latencies", False)
     if not isinstance(use, bool):
         raise TraceError(f"LoadGen detail log: key 'requested_use_token_latencies': expected true/false, got {use!r}")
+    out: dict[str, Any] = _inferred_token_settings(detail)
     if not use:
-        return {}
-    out: dict[str, Any] = {"use_token_latencies": True}
+        return out
+    out["use_token_latencies"] = True
     for key in ("server_ttft_latency", "server_tpot_latency"):
         full = f"requested_{key}"
         if full in detail:
@@ -703,7 +721,7 @@ def compare_with_loadgen(summary, detail: dict[str, Any]) -> dict[str, dict[str,
         k for k in d
         if k.startswith(("result_time_per_output_token_", "result_time_to_output_token_", "result_token_",
                          "result_completed_tokens_", "result_tokens_per_second", "early_stopping_ttft_",
-                         "early_stopping_tpot_"))
+                         "early_stopping_tpot_", "result_inferred_"))
         and k not in keys
     ]
     per_query = summary.scenario is Scenario.MultiStream

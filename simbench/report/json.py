@@ -70,6 +70,9 @@ def summary_to_dict(summary) -> dict[str, Any]:
     d["early_stopping_result"] = [list(es.lines) for es in s.early_stopping]
     if s.tokens is not None:
         d.update(_token_keys(s))
+    if s.inferred_tokens_per_second is not None:
+        key = "completed_tokens_per_second" if s.scenario is Scenario.Server else "tokens_per_second"
+        d[f"result_inferred_{key}"] = s.inferred_tokens_per_second
     d["effective_settings"] = s.effective.to_dict()
     d["errors"] = list(s.errors)
     d["warnings"] = list(s.warnings)

@@ -53,6 +53,11 @@ def render_text(summary) -> str:
         else:
             pct = f"{eff.target_latency_percentile * 100:.1f}"
             lines.append(f"{pct}th first token percentile latency (ns) : {tok.first_token.target_ns}")
+    if s.inferred_tokens_per_second is not None:
+        if s.scenario is Scenario.Server:
+            lines.append(f"Completed tokens per second (inferred): {s.inferred_tokens_per_second:.2f}")
+        else:
+            lines.append(f"Tokens per second (inferred): {_g(s.inferred_tokens_per_second)}")
     lines.append(f"Result is : {'VALID' if s.result_valid else 'INVALID'}")
     if s.perf_constraints_met is not None:
         lines.append(f"  Performance constraints satisfied : {yn(s.perf_constraints_met)}")

@@ -198,3 +198,23 @@ def test_cli_import_then_trace_summary_rederives_the_token_block(tmp_path):
 
     tr = read_trace(tmp_path / "imp" / "trace.parquet")
     assert tr.n_tokens is not None and tr.first_token_ns is not None and not tr.masks
+
+
+@pytest.mark.parametrize("scenario", ["Server", "Offline"])
+def test_inferred_token_lines_equal_loadgens(scenario, tmp_path):
+    """infer_token_latencies (gptj: tokens = 69 x samples): LoadGen's "(inferred)" summary line
+    and detail key, re-derived from an imported folder that does not log the flag itself."""
+    from bench_helpers import short_settings
+
+    from simbench.bench.mlcommons import run_mlcommons
+    from simbench.bench.sut import NullSUT
+
+    settings = short_settings(scenario, min_duration_ms=100, infer_token_latencies=True, token_latency_scaling_factor=69)
+    run = run_mlcommons(NullSUT(), settings, qsl_total_count=1000, qsl_performance_count=256, log_dir=tmp_path)
+    imported = import_loadgen_dir(tmp_path)
+    assert imported.effective.infer_token_latencies and imported.effective.token_latency_scaling_factor == 69
+    ours = [ln for ln in render_text(imported.summary).splitlines() if "(inferred)" in ln]
+    theirs = [ln for ln in imported.summary_text.splitlines() if "(inferred)" in ln]
+    assert ours == theirs and len(ours) == 1
+    key = "result_inferred_completed_tokens_per_second" if scenario == "Server" else "result_inferred_tokens_per_second"
+    assert abs(run.extra["loadgen"]["comparison"][key]["rel_diff"]) < 1e-5
