@@ -254,7 +254,7 @@ def _first_token_row(e: dict, by_seq: list, by_time: list) -> None:
         if e.get("name") == "Token" and e.get("ph") == "b":
             by_seq.append((_int(a["sample_seq"]), _int(a["complete_ns"])))
         elif e.get("name") == "Token_Latency" and e.get("ph") == "C":
-            by_time.append((_int(round(float(ts) * 1000)), _int(a["issue_delay"]) + _int(a["issue_to_done"])))
+            by_time.append((_int(round(float(ts) * 1000)), _int(_int(a["issue_delay"]) + _int(a["issue_to_done"]))))
     except (KeyError, ValueError, TypeError, OverflowError):
         return
 

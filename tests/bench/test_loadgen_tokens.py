@@ -218,3 +218,64 @@ def test_inferred_token_lines_equal_loadgens(scenario, tmp_path):
     assert ours == theirs and len(ours) == 1
     key = "result_inferred_completed_tokens_per_second" if scenario == "Server" else "result_inferred_tokens_per_second"
     assert abs(run.extra["loadgen"]["comparison"][key]["rel_diff"]) < 1e-5
+
+
+# --- broken LLM log folders: only simbench's input errors escape ------------------------
+
+@pytest.fixture(scope="module")
+def llm_folder_texts(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lg_llm")
+    run_loadgen(out, "Server", ttft_ns=1_000_000_000, tpot_ns=1_000_000_000, queries=40)
+    return {p.name: p.read_text() for p in out.iterdir()}
+
+
+def test_broken_llm_logs_raise_only_input_errors(llm_folder_texts, tmp_path_factory):
+    """Token records and accuracy entries mutated at random (100 examples): the import and
+    the summary either work or raise a SimbenchInputError; never a traceback."""
+    import tempfile
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from simbench.errors import SimbenchInputError
+
+    values = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
+                       st.text(max_size=4), st.lists(st.integers(), max_size=2))
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(["accuracy", "accuracy", "trace", "cut"]), st.integers(0, 10**6), values,
+           st.sampled_from(["token_count", "seq_id", "issue_delay", "issue_to_done", "complete_ns", "sample_seq", "ts"]))
+    def check(target, pos, value, field):
+        files = dict(llm_folder_texts)
+        if target == "cut":
+            name = "mlperf_log_accuracy.json"
+            files[name] = files[name][: pos % (len(files[name]) + 1)]
+        else:
+            name = "mlperf_log_accuracy.json" if target == "accuracy" else "mlperf_log_trace.json"
+            lines = files[name].splitlines()
+            cands = [i for i, ln in enumerate(lines) if ("token_count" in ln or "Token_Latency" in ln)] or [0]
+            i = cands[pos % len(cands)]
+            line = lines[i].rstrip(",")
+            try:
+                rec = json.loads(line)
+                target_dict = rec.get("args", rec) if isinstance(rec, dict) else rec
+                if isinstance(target_dict, dict):
+                    target_dict[field] = value
+                lines[i] = json.dumps(rec) + ("," if lines[i].endswith(",") else "")
+            except (json.JSONDecodeError, ValueError):
+                lines[i] = line[: pos % (len(line) + 1)]
+            files[name] = "\n".join(lines)
+        with tempfile.TemporaryDirectory(prefix="tokens_fuzz_") as d:
+            from pathlib import Path
+
+            for n, t in files.items():
+                (Path(d) / n).write_text(t)
+            try:
+                run = import_loadgen_dir(d)
+                if run.summary is not None:
+                    render_text(run.summary)
+                    summary_to_dict(run.summary)
+            except SimbenchInputError:
+                pass
+
+    check()
