@@ -128,9 +128,13 @@ def _model_paths(models: str) -> dict:
     for item in items:
         if "=" in item:
             key, path = item.split("=", 1)
+            if not key.strip():
+                raise SimbenchInputError(f"--models {item}: expected NAME=PATH.onnx, with a model name before '='")
+            if Path(path).is_dir():
+                raise SimbenchInputError(f"--models {item}: {path} is a folder; expected an .onnx model file")
             if not Path(path).is_file():
                 raise SimbenchInputError(f"--models {item}: {path}: ONNX file not found")
-            out[key] = Path(path)
+            out[key.strip()] = Path(path)
         elif item in BUILTIN_MODELS:
             out[item] = None
         else:
@@ -166,16 +170,25 @@ def build_cmd(
     if not target.parent.is_dir():
         raise SimbenchInputError(f"--out {out}: folder {target.parent} does not exist")
     model_paths = _model_paths(models)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console(stderr=True), transient=True) as progress:
-        task = progress.add_task("measuring", total=None)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=console(stderr=True), transient=True)
+    task = progress.add_task("measuring", total=None)
 
-        def on_progress(done: int, total: int, label: str) -> None:
-            progress.update(task, completed=done, total=total, description=label)
+    started = []
 
+    def on_progress(done: int, total: int, label: str) -> None:
+        if not started:  # at the first kernel: input errors come before any progress bar
+            progress.start()
+            started.append(True)
+        progress.update(task, completed=done, total=total, description=label)
+
+    try:
         prof, sweep, fit = profile_this_machine(
             model_paths, name=name, quick=quick, threads=threads, on_progress=on_progress
         )
+    finally:
+        if started:
+            progress.stop()
     write_profile(prof, target, header=f"Profile of this machine written by: simbench profile build --out {out}"
                   + (f" --threads {threads}" if threads else "") + (" --quick" if quick else ""))
     c = console()
@@ -183,7 +196,8 @@ def build_cmd(
     c.print(f"  fp32 {fit.fp32_flops_per_s / 1e9:,.1f} GFLOP/s ({fit.fp32_kernel}), "
             f"memory {fit.memory_bytes_per_s / 1e9:,.2f} GB/s, dispatch {fit.dispatch_overhead_ns / 1e3:,.1f} us")
     for m, mp in prof.models.items():
-        c.print(f"  {m}: predicted latency(1) {mp.latency.points[0].latency_ns / 1e6:,.2f} ms, "
+        unit, (lat1,) = _scaled([mp.latency.points[0].latency_ns], (("s", 1e9), ("ms", 1e6), ("us", 1e3), ("ns", 1.0)))
+        c.print(f"  {m}: predicted latency(1) {lat1} {unit}, "
                 f"compute-bound share {mp.compute_bound_share:.2f}")
     c.print(f"wrote {target}")
 
@@ -232,7 +246,7 @@ def predict_cmd(
     costs = graph_costs(path, weight_bytes_per_element=bpe, activation_bytes_per_element=bpe)
     pred = predict_latency(costs, rates, batches)
     rows = [
-        {"batch": b, "latency_ns": t, "samples_per_s": b / t * 1e9, "compute_bound_share": s,
+        {"batch": b, "latency_ns": t, "samples_per_s": b / t * 1e9 if t > 0 else None, "compute_bound_share": s,
          "gop": o / 1e9, "mb_moved": y / 1e6}
         for b, t, s, o, y in zip(pred.batches, pred.latency_ns, pred.compute_bound_share, pred.total_ops, pred.total_bytes)
     ]
@@ -249,12 +263,32 @@ def predict_cmd(
             f"memory {rates.memory_bytes_per_s / 1e9:,.1f} GB/s ({rates.sources['memory']}); "
             f"overhead {rates.overhead_ns / 1e3:,.2f} us/node ({rates.sources['overhead']})")
     t = Table(title="roofline latency(batch)")
-    for col in ("batch", "latency (ms)", "samples/s", "compute-bound share", "GOP", "MB moved"):
+    lat_unit, lat = _scaled([r["latency_ns"] for r in rows], (("s", 1e9), ("ms", 1e6), ("us", 1e3), ("ns", 1.0)))
+    ops_unit, ops = _scaled([r["gop"] * 1e9 for r in rows], (("GOP", 1e9), ("MOP", 1e6), ("kOP", 1e3), ("OP", 1.0)))
+    mem_unit, mem = _scaled([r["mb_moved"] * 1e6 for r in rows], (("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("B", 1.0)))
+    for col in ("batch", f"latency ({lat_unit})", "samples/s", "compute-bound share", ops_unit, f"{mem_unit} moved"):
         t.add_column(col, justify="right")
-    for r in rows:
-        t.add_row(str(r["batch"]), f"{r['latency_ns'] / 1e6:,.3f}", f"{r['samples_per_s']:,.1f}",
-                  f"{r['compute_bound_share']:.2f}", f"{r['gop']:,.2f}", f"{r['mb_moved']:,.1f}")
+    for r, tl, to, tm in zip(rows, lat, ops, mem):
+        sps = "-" if r["samples_per_s"] is None else f"{r['samples_per_s']:,.1f}"
+        t.add_row(str(r["batch"]), tl, sps, f"{r['compute_bound_share']:.2f}", to, tm)
     c.print(t)
+
+
+def _sig(v: float) -> str:
+    """At least 4 significant digits, thousands separated: 1,234 / 123.4 / 12.34 / 1.234."""
+    for limit, fmt in ((1000, "{:,.0f}"), (100, "{:.1f}"), (10, "{:.2f}"), (0, "{:.3f}")):
+        if abs(v) >= limit:
+            return fmt.format(v)
+    return "{:.3f}".format(v)
+
+
+def _scaled(values: list[float], units: tuple[tuple[str, float], ...]) -> tuple[str, list[str]]:
+    """One unit for a column: the largest in which the smallest non-zero value is >= 1
+    (a tiny model's latency reads "34.86 us", not "0.000 ms")."""
+    nonzero = [abs(v) for v in values if v]
+    low = min(nonzero) if nonzero else 0.0
+    name, scale = next(((n, s) for n, s in units if low >= s), units[-1])
+    return name, [_sig(v / scale) for v in values]
 
 
 def _read_traces(paths: list[str]):

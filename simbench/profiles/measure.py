@@ -471,15 +471,24 @@ def profile_this_machine(
     """
     from pathlib import Path
 
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name or ""):
+        raise SimbenchInputError(f"--name: expected letters, digits, '_', '.' or '-' (a profile name), got {name!r}")
     if not models:
         raise SimbenchInputError("--models: give at least one model")
     for m, path in models.items():
+        if not m:
+            raise SimbenchInputError(f"--models ={path}: expected NAME=PATH.onnx, with a model name before '='")
         if not Path(path).is_file():
             raise SimbenchInputError(f"--models {m}: {path}: ONNX file not found")
     try:
         import onnx  # noqa: F401
     except ImportError:
         raise SimbenchInputError("profile build predicts ONNX models: pip install 'simbench[onnx]'") from None
+    from simbench.profiles.roofline import graph_costs, predict_latency, predicted_model, rates_for
+
+    costs_of = {m: graph_costs(path, where=f"--models {m}={path}") for m, path in models.items()}  # before any kernel
     if threads is not None:
         import numba
 
@@ -495,12 +504,10 @@ def profile_this_machine(
     sweep = measure_kernels(quick=quick, threads=threads, on_progress=kernel_progress)
     fit = fit_roofline(sweep)
     bare = build_local_profile(sweep, fit, name=name, placeholder_ok=True)
-    from simbench.profiles.roofline import graph_costs, predict_latency, predicted_model, rates_for
-
     entries = {}
     rates = rates_for(bare, "fp32")
     for i, (m, path) in enumerate(models.items()):
-        costs = graph_costs(path)
+        costs = costs_of[m]
         pred = predict_latency(costs, rates)
         entries[m] = predicted_model(
             pred, description=f"{Path(path).name} ({costs.total_ops(1) / 1e9:.3f} GOP/sample, "

@@ -212,6 +212,7 @@ def graph_costs(
     weight_bytes_per_element: float = 4.0,
     activation_bytes_per_element: float = 4.0,
     fuse: bool = True,
+    where: str | None = None,
 ) -> GraphCosts:
     """Per-node operations and bytes of an ONNX model as linear functions of batch size.
 
@@ -223,6 +224,9 @@ def graph_costs(
         Storage per element (4 = fp32, 2 = fp16, 1 = int8) [default: 4, 4].
     fuse : bool
         Fuse elementwise nodes into their Conv/Gemm/MatMul producer (module docstring).
+    where : str, optional
+        How the file's error messages name it [default: ``--onnx PATH``; ``profile build``
+        passes ``--models NAME=PATH``].
 
     Returns
     -------
@@ -230,20 +234,27 @@ def graph_costs(
 
     Raises
     ------
-    ValueError
-        The file is not an ONNX model, shape inference leaves a tensor without a concrete
-        shape, or the costs are not linear in batch (the message names the node).
+    SimbenchInputError
+        The file is missing, a folder, empty or not an ONNX model, has no graph nodes, shape
+        inference leaves a tensor without a concrete shape, or the costs are not linear in
+        batch (the message names the node).
     """
     import onnx
 
     if isinstance(model, (str, Path)):
         p = Path(model)
+        where = where or f"--onnx {p}"
+        if p.is_dir():
+            raise SimbenchInputError(f"{where}: is a folder; expected an .onnx model file")
         if not p.is_file():
-            raise SimbenchInputError(f"--onnx {p}: file not found")
+            raise SimbenchInputError(f"{where}: file not found")
         try:
             proto = onnx.load(str(p))
         except Exception as exc:  # onnx raises DecodeError and friends
-            raise SimbenchInputError(f"--onnx {p}: not an ONNX model ({type(exc).__name__}: {exc})") from None
+            raise SimbenchInputError(f"{where}: not an ONNX model ({type(exc).__name__}: {exc})") from None
+        if not proto.graph.node:  # an empty file parses as an empty ModelProto
+            what = "an empty file" if p.stat().st_size == 0 else "an ONNX model with no graph nodes"
+            raise SimbenchInputError(f"{where}: {what}; expected an ONNX model graph")
         label = p.name
     else:
         proto, label = model, getattr(model.graph, "name", "model")

@@ -198,3 +198,65 @@ def test_f4_calibrate_out_a_file_and_check_outside_a_checkout(tmp_path, monkeypa
     assert r.exit_code == 0 and r.stderr == ""
     r = _invoke("profile", "calibrate", "--report", "--check", cwd=tmp_path, monkeypatch=monkeypatch)
     assert r.exit_code == 2 and "--report" in _error(r)
+
+
+# --- F5: profile predict ---------------------------------------------------------------
+
+
+def test_f5_predict_empty_or_folder_onnx_is_an_input_error(tmp_path, monkeypatch):
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    (tmp_path / "d.onnx").mkdir()
+    r = _invoke("profile", "predict", "--profile", "a100", "--onnx", "empty.onnx", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2  # was ZeroDivisionError, exit 3
+    assert _error(r) == "error: --onnx empty.onnx: an empty file; expected an ONNX model graph"
+    r = _invoke("profile", "predict", "--profile", "a100", "--onnx", "d.onnx", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r) == "error: --onnx d.onnx: is a folder; expected an .onnx model file"
+
+
+def test_f5_predict_tiny_model_latency_in_a_unit_that_shows_it():
+    import json
+
+    from simbench.cli.profile import _scaled, _sig
+
+    r = _invoke("profile", "predict", "--profile", "a100", "--onnx", "onnx:tiny", "--batch", "1,64", "--json")
+    rows = json.loads(r.stdout)["rows"]
+    assert rows[0]["latency_ns"] < 1000  # a tens-of-ns prediction: "0.000 ms" before
+    r = _invoke("profile", "predict", "--profile", "a100", "--onnx", "onnx:tiny", "--batch", "1,64")
+    assert r.exit_code == 0
+    assert "latency (ns)" in r.stdout and " 0.000 " not in r.stdout
+    lat1 = rows[0]["latency_ns"]
+    assert f"│     1 │ {_sig(lat1):>12} │" in r.stdout
+    # the unit rule: the largest unit in which the smallest value is >= 1
+    assert _scaled([34.86, 1778.0], (("us", 1e3), ("ns", 1.0))) == ("ns", ["34.86", "1,778"])
+    assert _scaled([27_730.0, 19_271_000.0], (("ms", 1e6), ("us", 1e3), ("ns", 1.0))) == ("us", ["27.73", "19,271"])
+    assert _sig(0.5) == "0.500" and _sig(123.44) == "123.4"
+
+
+# --- F6: profile build checks its input before measuring --------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--models", "e=empty.onnx"], "error: --models e=empty.onnx: an empty file; expected an ONNX model graph"),
+        (["--models", "d=d.onnx"], "error: --models d=d.onnx: d.onnx is a folder; expected an .onnx model file"),
+        (["--models", "=x.onnx"], "error: --models =x.onnx: expected NAME=PATH.onnx, with a model name before '='"),
+        (["--name", "", "--models", "tiny"], "error: --name: expected letters, digits, '_', '.' or '-' (a profile name), got ''"),
+    ],
+)
+def test_f6_build_refuses_bad_models_and_names_before_any_kernel(tmp_path, monkeypatch, args, expected):
+    from simbench.profiles import measure
+
+    (tmp_path / "empty.onnx").write_bytes(b"")
+    (tmp_path / "d.onnx").mkdir()
+
+    def no_kernels(**_kw):
+        raise AssertionError("kernels measured before the input was checked")
+
+    monkeypatch.setattr(measure, "measure_kernels", no_kernels)
+    r = _invoke("profile", "build", "--out", "p.yaml", "--quick", *args, cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2, r.output
+    assert _error(r) == expected  # names --models (was "--onnx empty.onnx", after the kernels)
+    assert r.stderr.startswith("error: ")  # no progress bar drawn first
+    assert not (tmp_path / "p.yaml").exists()
