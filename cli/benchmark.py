@@ -56,7 +56,7 @@ def _progress_text(info: dict) -> str:
 
 @handle_errors
 def benchmark(
-    sut: Annotated[str, typer.Option(help="'onnx:resnet50' (ResNet-50 v1.5, seeded weights, built locally), 'onnx:small' (~0.1 GMAC CNN), 'onnx:tiny', 'null' (completes at once: harness overhead), PATH.onnx, or a KServe-v2 endpoint http://HOST:PORT/v2/models/NAME.", rich_help_panel=_SUT)] = "onnx:resnet50",
+    sut: Annotated[str, typer.Option(help="'onnx:resnet50' (ResNet-50 v1.5, seeded weights, built locally), 'onnx:small' (~0.1 GMAC CNN), 'onnx:tiny', 'null' (completes at once: harness overhead), 'null-llm' (first token after 2 ms, then 0.2 ms per token, 2-14 tokens: the token-latency path, with --model llama2-70b), PATH.onnx, or a KServe-v2 endpoint http://HOST:PORT/v2/models/NAME.", rich_help_panel=_SUT)] = "onnx:resnet50",
     model: Annotated[str, typer.Option(help="mlperf.conf model whose official settings apply (bound, sample counts).", rich_help_panel=_SETTINGS)] = "resnet50",
     scenario: Annotated[str, typer.Option(help="SingleStream, MultiStream, Server, Offline, a comma list, or all.", rich_help_panel=_SETTINGS)] = "Offline",
     target_qps: Annotated[Optional[float], typer.Option("--target-qps", min=0.0, max=MAX_QPS, help="Server: server_target_qps (required for Server). Offline: offline_expected_qps (sizes the one query).", rich_help_panel=_SETTINGS)] = None,
@@ -206,12 +206,14 @@ def _inapplicable_flag_notes(sut, scenarios, target_qps, target_latency_ms, work
         ignored = [s.value for s in scenarios if s not in applies]
         if value is not None and ignored:
             notes.append(f"{flag} does not apply to {', '.join(ignored)}; ignored there")
-    kind = "null" if sut.strip().lower() == "null" else "http" if sut.strip().lower().startswith("http://") else "onnx"
+    kind = "null" if sut.strip().lower() in ("null", "null-llm") else "http" if sut.strip().lower().startswith("http://") else "onnx"
     if threads and kind != "onnx":
         notes.append(f"--threads sets ONNX Runtime threads; --sut {sut} runs no ONNX Runtime session here; ignored")
     if kind == "null":
         if workers != 1:
-            notes.append("--workers does not apply to --sut null (it completes every sample inline); ignored")
+            how = "it completes every sample inline" if sut.strip().lower() == "null" else "it has one fixed worker"
+            notes.append(f"--workers does not apply to --sut {sut.strip().lower()} ({how}); ignored")
         if batching is not None and batching.strip().lower() not in ("none", "off", "1"):
-            notes.append("--batching does not apply to --sut null (it completes every sample inline); ignored")
+            how = "it completes every sample inline" if sut.strip().lower() == "null" else "it serves samples one by one"
+            notes.append(f"--batching does not apply to --sut {sut.strip().lower()} ({how}); ignored")
     return notes

@@ -56,6 +56,7 @@ class CompletionSink(Protocol):
         start_ns: int | None = None,
         batch_id: int | None = None,
         device_id: int | None = None,
+        n_tokens: int | Sequence[int] | None = None,
     ) -> bool | None:
         """Report samples complete; the sink timestamps the call on entry.
 
@@ -71,7 +72,16 @@ class CompletionSink(Protocol):
             ``time.perf_counter_ns()`` when their execution began (batch dispatch).
         batch_id, device_id : int, optional
             Which batch and which worker served them.
+        n_tokens : int or sequence of int, optional
+            LLM SUTs: output tokens of each sample (one int for all, or one per id; >= 0),
+            LoadGen's ``QuerySampleResponse.n_tokens``. Recorded in the Trace's ``n_tokens``.
         """
+
+    def first_token(self, ids: Sequence[int]) -> bool | None:
+        """LLM SUTs: report that the first output token of these samples is ready
+        (LoadGen's ``FirstTokenComplete``); the sink timestamps the call on entry into the
+        Trace's ``first_token_ns``. Call it before ``complete`` for the same ids; returns
+        False (and fails the run) for an id not outstanding or reported twice."""
 
     def fail(self, reason: str) -> None:
         """Report that the SUT cannot go on (the run becomes INVALID with ``reason``)."""

@@ -137,6 +137,10 @@ class _Recorder:
         self.start_ns = np.full(capacity, -1, dtype=np.int64)
         self.batch_id = np.full(capacity, -1, dtype=np.int64)
         self.device_id = np.full(capacity, -1, dtype=np.int64)
+        # LLM SUTs (CompletionSink.first_token / complete(n_tokens=)): -1 = not reported
+        self.first_token_ns = np.full(capacity, -1, dtype=np.int64)
+        self.n_tokens = np.full(capacity, -1, dtype=np.int64)
+        self.has_first_token = self.has_tokens = False
         self.issued = 0  # samples handed over; valid ids are [0, issued)
         self.completed = 0
         self.lock = threading.Lock()
@@ -152,9 +156,40 @@ class _Recorder:
             self.issued += n_samples
             self.idle.clear()
 
-    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> bool:
-        """Record a completion; True if recorded, False if refused (run over, wrong id)."""
+    def first_token(self, ids) -> bool:
+        """Record the first token of outstanding samples; False (run failed) for an id not
+        outstanding or already reported."""
         now = time.perf_counter_ns() - self.t0
+        with self.lock:
+            if self.closed or self.failure is not None:
+                return False
+            try:
+                sel = np.asarray(ids, dtype=np.int64).reshape(-1)
+            except (TypeError, ValueError, OverflowError) as exc:
+                self._fail_locked(f"SUT reported an invalid first-token id ({exc})")
+                return False
+            if sel.size == 0:
+                return True
+            if (sel.min() < 0 or sel.max() >= self.issued or np.any(self.complete_ns[sel] >= 0)
+                    or np.any(self.first_token_ns[sel] >= 0) or np.unique(sel).size != sel.size):
+                self._fail_locked(
+                    "SUT reported a first token for a sample not outstanding or twice: "
+                    + ", ".join(str(int(i)) for i in sel[:5])
+                )
+                return False
+            self.first_token_ns[sel] = now
+            self.has_first_token = True
+        return True
+
+    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None, n_tokens=None) -> bool:
+        """Record a completion; True if recorded, False if refused (run over, wrong id, bad
+        ``n_tokens``)."""
+        now = time.perf_counter_ns() - self.t0
+        if n_tokens is not None:
+            tokens = _token_counts(n_tokens, len(ids))
+            if isinstance(tokens, str):
+                self.fail(tokens)
+                return False
         with self.lock:
             if self.closed or self.failure is not None:
                 return False
@@ -190,6 +225,9 @@ class _Recorder:
             if device_id is not None:
                 self.device_id[sel] = int(device_id)
                 self.has_device = True
+            if n_tokens is not None:
+                self.n_tokens[sel] = tokens if not isinstance(sel, int) else tokens[0]
+                self.has_tokens = True
             self.completed += 1 if isinstance(sel, int) else int(sel.size)
             self.last_progress_ns = now
             if self.completed == self.issued:
@@ -219,6 +257,20 @@ class _Recorder:
     def close(self) -> None:
         with self.lock:
             self.closed = True
+
+
+def _token_counts(n_tokens, count: int) -> np.ndarray | str:
+    """``n_tokens`` as int64 per id, or the reason it is not (one int or ``count`` ints >= 0)."""
+    try:
+        arr = np.asarray(n_tokens)
+        if arr.dtype.kind not in "iu" or arr.ndim > 1:
+            raise TypeError
+        arr = np.broadcast_to(arr.astype(np.int64), (count,)) if arr.ndim == 0 else arr.astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
+        return f"SUT reported n_tokens={n_tokens!r:.60}: expected one integer or one per sample id"
+    if arr.shape != (count,) or np.any(arr < 0):
+        return f"SUT reported n_tokens={n_tokens!r:.60} for {count} ids: expected {count} integers >= 0"
+    return arr
 
 
 class LoadGenerator:
@@ -428,6 +480,8 @@ class LoadGenerator:
             st = rec.start_ns[lo:hi].copy() if rec.has_start else None
             b = rec.batch_id[lo:hi].copy() if rec.has_batch else None
             dv = rec.device_id[lo:hi].copy() if rec.has_device else None
+            ft = rec.first_token_ns[lo:hi].copy() if rec.has_first_token else None
+            nt = rec.n_tokens[lo:hi].copy() if rec.has_tokens else None
         if not hasattr(self, "_spilled"):
             self._spilled = np.zeros(rec.complete_ns.shape[0], dtype=bool)
         fresh = np.flatnonzero((c >= 0) & ~self._spilled[lo:hi])
@@ -440,7 +494,7 @@ class LoadGenerator:
         q = ids // spq
         masks = {}
         cols = {}
-        for name, arr in (("start_ns", st), ("batch_id", b), ("device_id", dv)):
+        for name, arr in (("start_ns", st), ("batch_id", b), ("device_id", dv), ("first_token_ns", ft), ("n_tokens", nt)):
             if arr is None:
                 cols[name] = None
                 continue
@@ -639,6 +693,13 @@ class LoadGenerator:
         device = rec.device_id[done] if rec.has_device else None
         if device is not None and np.any(device < 0):
             masks["device_id"] = device >= 0
+        tokens = {}
+        for name, has in (("first_token_ns", rec.has_first_token), ("n_tokens", rec.has_tokens)):
+            if has:
+                tokens[name] = getattr(rec, name)[done]
+                if np.any(tokens[name] < 0):
+                    masks[name] = tokens[name] >= 0
+                    tokens[name] = np.maximum(tokens[name], 0)
         errors = tuple(self._errors)
         trace = Trace(
             query_id=q.astype(np.int64),
@@ -651,6 +712,7 @@ class LoadGenerator:
             device_id=device,
             masks=masks,
             metadata=self._metadata(status, errors, issued_queries=self._queries_issued, outstanding=int(n_rows - done.size)),
+            **tokens,
         )
         summary, summary_error = None, None
         if len(trace):

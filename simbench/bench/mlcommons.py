@@ -99,6 +99,8 @@ class _SutSideSink:
         self.failure: str | None = None
         self.last_progress_ns = time.perf_counter_ns()
         self.order: list[int] = []  # completed ids in completion order (for the spill)
+        self.first_token_at: dict[int, int] = {}  # id -> perf_counter_ns of its first token
+        self.n_tokens: dict[int, int] = {}  # id -> the SUT's n_tokens
 
     def note_issue(self, ids: list[int]) -> bool:
         """Register issued ids; False (and the ids drained) once the run has failed."""
@@ -111,9 +113,40 @@ class _SutSideSink:
         self._drain(ids)
         return False
 
-    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None) -> bool:
+    def first_token(self, ids) -> bool:
+        """Record and forward a first token (``FirstTokenComplete``); False if refused."""
+        now = time.perf_counter_ns()
+        try:
+            keys = [int(i) for i in ids]
+        except (TypeError, ValueError) as exc:
+            self.fail(f"SUT reported an invalid first-token id ({exc})")
+            return False
+        with self.lock:
+            if self.failure is not None:
+                return False
+            bad = [i for i in keys if i not in self.outstanding or i in self.first_token_at]
+            if bad or len(set(keys)) != len(keys):
+                reason = "SUT reported a first token for a sample not outstanding or twice: " + ", ".join(map(str, (bad or keys)[:5]))
+            else:
+                reason = None
+                for i in keys:
+                    self.first_token_at[i] = now
+        if reason is not None:
+            self.fail(reason)
+            return False
+        self.lg.FirstTokenComplete([self.lg.QuerySampleResponse(i, 0, 0) for i in keys])
+        return True
+
+    def complete(self, ids, *, start_ns=None, batch_id=None, device_id=None, n_tokens=None) -> bool:
         """Record and forward a completion; True if recorded, False if refused."""
         now = time.perf_counter_ns()
+        if n_tokens is not None:
+            from simbench.bench.loadgen import _token_counts
+
+            tokens = _token_counts(n_tokens, len(ids))
+            if isinstance(tokens, str):
+                self.fail(tokens)
+                return False
         s = -1 if start_ns is None else int(start_ns)
         b = -1 if batch_id is None else int(batch_id)
         dv = -1 if device_id is None else int(device_id)
@@ -132,15 +165,20 @@ class _SutSideSink:
                 ) if bad else "SUT reported a wrong sample id: duplicate ids in one completion"
             else:
                 reason = None
-                for i in keys:
+                for k, i in enumerate(keys):
                     self.outstanding.discard(i)
                     self.completed[i] = (now, s, b, dv)
+                    if n_tokens is not None:
+                        self.n_tokens[i] = int(tokens[k])
                 self.order.extend(keys)
                 self.last_progress_ns = now
         if reason is not None:
             self.fail(reason)
             return False
-        self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(i, 0, 0) for i in keys])
+        if n_tokens is None:
+            self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(i, 0, 0) for i in keys])
+        else:
+            self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(i, 0, 0, int(n)) for i, n in zip(keys, tokens)])
         return True
 
     def fail(self, reason: str) -> None:
@@ -530,6 +568,15 @@ def _merge(lg_trace: Trace | None, issued, sink: _SutSideSink, eff) -> Trace:
             if name in lg_trace.masks:
                 masks[name] = lg_trace.masks[name][keep]
     tokens = {n: getattr(lg_trace, n)[keep] for n in ("first_token_ns", "n_tokens") if getattr(lg_trace, n) is not None}
+    if sink.n_tokens:
+        # The counts the SUT passed to LoadGen (equal to mlperf_log_accuracy.json's, which
+        # holds only the responses accuracy_log_probability drew).
+        sut_counts = np.array([sink.n_tokens.get(int(i), -1) for i in ids[sel]], dtype=np.int64)
+        tokens["n_tokens"] = np.maximum(sut_counts, 0)
+        masks.pop("n_tokens", None)
+        if np.any(sut_counts < 0):
+            masks["n_tokens"] = sut_counts >= 0
+        meta["import_warnings"] = [w for w in meta.get("import_warnings", []) if "token_count" not in w and "token counts" not in w]
     meta["sut_side_latency_ns_median"] = int(np.median(c_arr[sel, 0] - seen[sel])) if sel.size else None
     return Trace(
         query_id=lg_trace.query_id[keep],

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -41,6 +42,7 @@ __all__ = [
     "CompletionSink",
     "SUT",
     "NullSUT",
+    "NullLLMSUT",
     "CallableSUT",
     "OnnxSUT",
     "make_sut",
@@ -84,6 +86,100 @@ class NullSUT:
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "null", "name": self.name}
+
+
+class NullLLMSUT:
+    """A null LLM: first token ``ttft_s`` after issue, then ``per_token_s`` per further token.
+
+    Reports each sample's first token (``CompletionSink.first_token``, LoadGen's
+    ``FirstTokenComplete``) and then completes it with ``n_tokens = 2 + (7 * index) % 13``
+    (2 to 14 tokens), from one worker thread that sleeps until each event is due. No model
+    runs: it measures the harness's token path, as ``NullSUT`` measures its request path.
+    With ``--model llama2-70b`` (``use_token_latencies``) the Summary judges its TTFT
+    (about ``ttft_s``) and TPOT (about ``per_token_s``).
+
+    Parameters
+    ----------
+    ttft_s, per_token_s : float
+        Seconds, > 0 [default 2 ms and 0.2 ms].
+    """
+
+    name = "NullLLMSUT"
+
+    def __init__(self, ttft_s: float = 0.002, per_token_s: float = 0.0002) -> None:
+        if not (ttft_s > 0 and per_token_s > 0):
+            raise SimbenchInputError(f"NullLLMSUT: ttft_s and per_token_s must be > 0 s, got {ttft_s!r}, {per_token_s!r}")
+        self.ttft_s, self.per_token_s = float(ttft_s), float(per_token_s)
+        self._sink: CompletionSink | None = None
+        self._cv = threading.Condition()
+        self._heap: list = []
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def start(self, sink: CompletionSink) -> None:
+        self._sink, self._stopped = sink, False
+        self._thread = threading.Thread(target=self._work, name="null-llm-sut", daemon=True)
+        self._thread.start()
+
+    def load_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def unload_samples(self, indices: Sequence[int]) -> None:
+        pass
+
+    def issue_query(self, samples: Sequence[QuerySample]) -> None:
+        import heapq
+
+        now = time.perf_counter()
+        with self._cv:
+            for q in samples:
+                n = 2 + (int(q.index) * 7) % 13
+                heapq.heappush(self._heap, (now + self.ttft_s, 0, q.id, n))
+                heapq.heappush(self._heap, (now + self.ttft_s + self.per_token_s * (n - 1), 1, q.id, n))
+            self._cv.notify()
+
+    def _work(self) -> None:
+        import heapq
+
+        while True:
+            with self._cv:
+                while not self._heap and not self._stopped:
+                    self._cv.wait()
+                if self._stopped:
+                    return
+                due, kind, sid, n = self._heap[0]
+                wait = due - time.perf_counter()
+                if wait > 0:
+                    self._cv.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+            sink = self._sink
+            if sink is None:
+                return
+            try:
+                if kind == 0:
+                    sink.first_token([sid])
+                else:
+                    sink.complete([sid], n_tokens=n)
+            except Exception as exc:  # noqa: BLE001 - a dead worker would stall the run
+                sink.fail(f"NullLLMSUT: {type(exc).__name__}: {exc}")
+                return
+
+    def flush_queries(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            self._heap.clear()
+            self._cv.notify()
+        if self._thread is not None:
+            self._thread.join(10)
+        self._sink = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "null-llm", "name": self.name, "ttft_s": self.ttft_s, "per_token_s": self.per_token_s,
+                "n_tokens": "2 + (7 * index) % 13"}
 
 
 class CallableSUT(PooledSUT):
@@ -327,6 +423,8 @@ def make_sut(
     s = spec.strip()
     if s.lower() == "null":
         return NullSUT()
+    if s.lower() == "null-llm":
+        return NullLLMSUT()
     if s.lower().startswith("http://"):
         from simbench.bench.http import HttpSUT
 
@@ -339,6 +437,6 @@ def make_sut(
             return OnnxSUT(model_path(target), threads=threads, workers=workers, batching=batching, name=f"onnx:{target}")
         return OnnxSUT(target, threads=threads, workers=workers, batching=batching)
     raise SimbenchInputError(
-        f"--sut: expected 'null', 'onnx:resnet50', 'onnx:tiny', 'onnx:PATH', PATH.onnx or"
+        f"--sut: expected 'null', 'null-llm', 'onnx:resnet50', 'onnx:tiny', 'onnx:PATH', PATH.onnx or"
         f" http://HOST:PORT/v2/models/NAME, got {spec!r}"
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 
 lg = pytest.importorskip("mlperf_loadgen")
@@ -279,3 +281,67 @@ def test_broken_llm_logs_raise_only_input_errors(llm_folder_texts, tmp_path_fact
                 pass
 
     check()
+
+
+# --- a simbench SUT that reports tokens, under both engines ------------------------------
+
+def _llm_settings(scenario: str):
+    from bench_helpers import short_settings
+
+    return short_settings(scenario, min_duration_ms=200, min_query_count=100, server_target_qps=500.0,
+                          single_stream_expected_latency_ns=3_000_000, use_token_latencies=True,
+                          server_ttft_latency=50_000_000, server_tpot_latency=5_000_000)
+
+
+@pytest.mark.parametrize("scenario", ["Server", "SingleStream"])
+def test_mlcommons_engine_passes_the_suts_tokens_to_loadgen(scenario, tmp_path):
+    """NullLLMSUT under the official LoadGen: its first tokens and n_tokens reach LoadGen
+    (FirstTokenComplete, QuerySampleResponse.n_tokens), and simbench's summary of the run
+    re-derives LoadGen's token block (counts from the SUT, no accuracy log needed)."""
+    from simbench.bench.mlcommons import run_mlcommons
+    from simbench.bench.sut import NullLLMSUT
+
+    run = run_mlcommons(NullLLMSUT(), _llm_settings(scenario), qsl_total_count=1000, qsl_performance_count=256,
+                        log_dir=tmp_path)
+    assert run.errors == () and run.summary.tokens is not None
+    tr = run.trace
+    assert "n_tokens" not in tr.masks and "first_token_ns" not in tr.masks
+    np.testing.assert_array_equal(tr.n_tokens, 2 + (tr.sample_index * 7) % 13)
+    cmp = run.extra["loadgen"]["comparison"]
+    for key in ("result_first_token_99.00_percentile_latency_ns", "result_time_to_output_token_max",
+                "result_time_per_output_token_50.00_percentile_ns", "early_stopping_tpot_result", "early_stopping_ttft_result"):
+        assert cmp[key]["simbench"] == cmp[key]["loadgen"], key
+    theirs = (tmp_path / "mlperf_log_summary.txt").read_text()
+    for label in ("TTFT Early Stopping Result:", "TPOT Early Stopping Result:"):
+        assert label in render_text(run.summary) and label in theirs
+
+
+def test_simbench_engine_records_the_suts_tokens(tmp_path):
+    from simbench.bench.loadgen import LoadGenerator
+    from simbench.bench.sut import NullLLMSUT
+
+    run = LoadGenerator(NullLLMSUT(), _llm_settings("Server"), qsl_total_count=1000, qsl_performance_count=256).run()
+    tr, tok = run.trace, run.summary.tokens
+    np.testing.assert_array_equal(tr.n_tokens, 2 + (tr.sample_index * 7) % 13)
+    ttft = tr.first_token_ns - tr.issue_ns
+    assert ttft.min() >= 2_000_000 and (tr.first_token_ns <= tr.complete_ns).all()
+    tpot = sorted(int(c - f) // int(n - 1) for c, f, n in zip(tr.complete_ns, tr.first_token_ns, tr.n_tokens))
+    assert tok.time_per_output_token.target_ns == tpot[int(len(tpot) * 0.99)]
+    assert tok.time_per_output_token.min_ns == tpot[0] and tok.token_count == int(tr.n_tokens.sum())
+    assert "TTFT Early Stopping Result:" in render_text(run.summary)
+
+
+def test_sink_refuses_bad_token_reports():
+    from simbench.bench.loadgen import _Recorder
+
+    rec = _Recorder(8, 0)
+    rec.note_issue(3)
+    assert rec.first_token([0]) and rec.complete([0], n_tokens=5)
+    assert rec.n_tokens[0] == 5 and rec.first_token_ns[0] >= 0
+    assert not rec.first_token([0]) and "not outstanding or twice" in rec.failure  # already completed
+    rec = _Recorder(8, 0)
+    rec.note_issue(3)
+    assert not rec.complete([1, 2], n_tokens=[4]) and "expected 2 integers >= 0" in rec.failure
+    rec = _Recorder(8, 0)
+    rec.note_issue(3)
+    assert not rec.complete([1], n_tokens=-1) and "n_tokens=-1" in rec.failure
