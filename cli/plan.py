@@ -6,7 +6,19 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from simbench.cli._common import console, handle_errors
+from simbench.cli._common import (
+    BATCHING_HELP,
+    MAX_DURATION_S,
+    MAX_LATENCY_MS,
+    MAX_QPS,
+    MAX_QUERY_COUNT,
+    MAX_REPLICAS,
+    MAX_SEED,
+    MAX_WORKERS,
+    console,
+    cores,
+    handle_errors,
+)
 from simbench.errors import SimbenchInputError
 
 app = typer.Typer(help="Capacity planning: the peak Server QPS of a SUT, and fleet sizing.", no_args_is_help=True)
@@ -38,22 +50,22 @@ def _probe_table(probes, title: str):
 @app.command("peak-qps")
 @handle_errors
 def peak_qps(
-    profile: Annotated[str, typer.Option(help="Shipped profile name or a profile YAML path.", rich_help_panel=_SUT)] = "a100",
+    profile: Annotated[Optional[str], typer.Option(help="Shipped profile name or a profile YAML path \\[default: a100].", rich_help_panel=_SUT)] = None,
     model: Annotated[Optional[str], typer.Option(help="Model in the profile (default: its first).", rich_help_panel=_SUT)] = None,
-    batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]' (default: the profile's).", rich_help_panel=_SUT)] = None,
-    replicas: Annotated[Optional[int], typer.Option(min=1, help="Devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
+    batching: Annotated[Optional[str], typer.Option(help=BATCHING_HELP + " \\[default: the profile's]", rich_help_panel=_SUT)] = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, max=MAX_REPLICAS, help="Devices sharing one queue (default: the profile's).", rich_help_panel=_SUT)] = None,
     governor: Annotated[Optional[str], typer.Option(help="Device clock governor (when the device model provides governors).", rich_help_panel=_SUT)] = None,
-    target_qps: Annotated[Optional[float], typer.Option("--target-qps", help="Starting QPS that must pass (LoadGen's server_target_qps). Simulated SUT: default from the capacity bound and a pilot search. Real SUT: required.", rich_help_panel=_SETTINGS)] = None,
-    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", help="Server latency bound (ms).", rich_help_panel=_SETTINGS)] = None,
-    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration of each probe run (s; official 600).", rich_help_panel=_SETTINGS)] = None,
-    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", min=0.0, max=MAX_QPS, help="Starting QPS that must pass (LoadGen's server_target_qps). Simulated SUT: default from the capacity bound and a pilot search. Real SUT: required.", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", min=0.0, max=MAX_LATENCY_MS, help="Server latency bound (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, max=MAX_DURATION_S, help="min_duration of each probe run (s; official 600).", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, max=MAX_QUERY_COUNT, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
     conf: Annotated[Optional[str], typer.Option(help="A user.conf applied over the official values.", rich_help_panel=_SETTINGS)] = None,
     arrival: Annotated[Optional[str], typer.Option(help="Arrival law (see simbench simulate --arrival); Poisson is MLPerf's.", rich_help_panel=_SETTINGS)] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Derive every seed from this integer.", rich_help_panel=_SETTINGS)] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Derive every seed from this integer.", rich_help_panel=_SETTINGS)] = None,
     peak_criterion: Annotated[str, typer.Option("--peak-criterion", help="'valid' (bound and early stopping) or 'loadgen' (bound only).", rich_help_panel=_RUN)] = "valid",
     sut: Annotated[Optional[str], typer.Option(help="Search a REAL SUT instead (simbench benchmark's --sut: onnx:resnet50, null, PATH.onnx, http://...).", rich_help_panel=_REAL)] = None,
-    workers: Annotated[int, typer.Option(help="Real SUT: concurrent workers.", rich_help_panel=_REAL)] = 1,
-    threads: Annotated[int, typer.Option(help="Real SUT: ONNX Runtime intra-op threads.", rich_help_panel=_REAL)] = 0,
+    workers: Annotated[Optional[int], typer.Option(min=1, max=MAX_WORKERS, help="Real SUT: concurrent workers \\[default: 1].", rich_help_panel=_REAL)] = None,
+    threads: Annotated[Optional[int], typer.Option(min=0, max=cores(), help="Real SUT: ONNX Runtime intra-op threads (0 = ORT default) \\[default: 0].", rich_help_panel=_REAL)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON: peak_qps and every probe.", rich_help_panel=_RUN)] = False,
 ) -> None:
     """Find the peak valid Server QPS (LoadGen's FindPeakPerformance), showing every probe.
@@ -78,6 +90,15 @@ def peak_qps(
         raise SimbenchInputError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
     if target_qps is not None and target_qps <= 0:
         raise SimbenchInputError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
+    if sut is not None:
+        for flag, value in (("--profile", profile), ("--batching", batching), ("--replicas", replicas), ("--governor", governor), ("--arrival", arrival)):
+            if value is not None:
+                raise SimbenchInputError(f"{flag}: applies to the simulated SUT, not to --sut")
+    else:
+        for flag, value in (("--workers", workers), ("--threads", threads)):
+            if value is not None:
+                raise SimbenchInputError(f"{flag}: applies to a real SUT (--sut) only")
+        profile = profile or "a100"
     err = console(stderr=True)
     t0 = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:
@@ -87,16 +108,13 @@ def peak_qps(
             progress.update(task, description=f"probe {p.target_qps:,.1f} QPS: {'pass' if p.passed else 'fail'} ({'full' if p.full_length else 'pilot'})")
 
         if sut is not None:
-            for flag, value in (("--batching", batching), ("--replicas", replicas), ("--governor", governor), ("--arrival", arrival)):
-                if value is not None:
-                    raise SimbenchInputError(f"{flag}: applies to the simulated SUT, not to --sut")
             from simbench.bench.job import BenchmarkOptions
             from simbench.plan.spec import peak_for_real_sut
             from simbench.settings import Scenario
 
             opts = BenchmarkOptions(sut=sut, model=model or "resnet50", scenarios=(Scenario.Server,), target_qps=target_qps,
                                     target_latency_ms=target_latency_ms, min_duration_s=min_duration_s,
-                                    min_query_count=min_query_count, conf=conf, seed=seed, workers=workers, threads=threads)
+                                    min_query_count=min_query_count, conf=conf, seed=seed, workers=workers or 1, threads=threads or 0)
             result = peak_for_real_sut(opts, criterion=peak_criterion, on_probe=on_probe)
             what = f"--sut {sut}"
             bound_ns = None
@@ -129,15 +147,15 @@ def peak_qps(
 @app.command("fleet")
 @handle_errors
 def fleet(
-    target_qps: Annotated[float, typer.Option("--target-qps", help="Server target QPS the fleet must sustain.")],
-    latency_bound_ms: Annotated[float, typer.Option("--latency-bound-ms", help="Latency bound (ms) on the percentile.")],
+    target_qps: Annotated[float, typer.Option("--target-qps", max=MAX_QPS, help="Server target QPS the fleet must sustain.")],
+    latency_bound_ms: Annotated[float, typer.Option("--latency-bound-ms", max=MAX_LATENCY_MS, help="Latency bound (ms) on the percentile.")],
     profile: Annotated[List[str], typer.Option("--profile", help="Profile to size (repeat: --profile a100 --profile h100 ...).")],
     percentile: Annotated[float, typer.Option(help="Percentile (%) the bound applies to (MLPerf Server: 99).")] = 99.0,
     model: Annotated[str, typer.Option(help="Model in every profile.")] = "resnet50",
     layout: Annotated[Optional[List[str]], typer.Option("--layout", help="Queue layouts to try: shared (one queue), round-robin (one queue per device). Default both.")] = None,
     governor: Annotated[Optional[List[str]], typer.Option("--governor", help="Governors to try (repeat); default the fixed-clock device.")] = None,
-    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration of each run (s; official 600).")] = None,
-    p99_run_s: Annotated[float, typer.Option("--quantile-run-s", help="Length (s) of the recorded run that measures the shown latency quantile.")] = 60.0,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, max=MAX_DURATION_S, help="min_duration of each run (s; official 600).")] = None,
+    p99_run_s: Annotated[float, typer.Option("--quantile-run-s", min=0.0, max=MAX_DURATION_S, help="Length (s) of the recorded run that measures the shown latency quantile.")] = 60.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the ranked rows as a JSON list.")] = False,
 ) -> None:
     """Fewest devices per profile (with batching, queue layout and governor) meeting the bound at --target-qps under MLPerf's Server rules.

@@ -6,7 +6,18 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from simbench.cli._common import console, handle_errors
+from simbench.cli._common import (
+    BATCHING_HELP,
+    MAX_DURATION_S,
+    MAX_LATENCY_MS,
+    MAX_QPS,
+    MAX_QUERY_COUNT,
+    MAX_REPLICAS,
+    MAX_SEED,
+    MAX_WORKERS,
+    console,
+    handle_errors,
+)
 from simbench.errors import SimbenchInputError
 
 _SETTINGS = "TestSettings (every point; a --sweep overrides)"
@@ -21,19 +32,19 @@ def whatif(
     profile: Annotated[str, typer.Option(help="Shipped profile name or a profile YAML path.", rich_help_panel=_SUT)] = "a100",
     model: Annotated[Optional[str], typer.Option(help="Model in the profile (default: its first).", rich_help_panel=_SUT)] = None,
     scenario: Annotated[str, typer.Option(help="Scenario of every point (default Server).", rich_help_panel=_SETTINGS)] = "Server",
-    target_qps: Annotated[Optional[float], typer.Option("--target-qps", help="server_target_qps (Server without it and without a target_qps sweep: the peak is searched per point).", rich_help_panel=_SETTINGS)] = None,
-    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", help="Server latency bound (ms).", rich_help_panel=_SETTINGS)] = None,
-    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", help="min_duration (s; official 600).", rich_help_panel=_SETTINGS)] = None,
-    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
+    target_qps: Annotated[Optional[float], typer.Option("--target-qps", min=0.0, max=MAX_QPS, help="server_target_qps (Server without it and without a target_qps sweep: the peak is searched per point).", rich_help_panel=_SETTINGS)] = None,
+    target_latency_ms: Annotated[Optional[float], typer.Option("--target-latency-ms", min=0.0, max=MAX_LATENCY_MS, help="Server latency bound (ms).", rich_help_panel=_SETTINGS)] = None,
+    min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, max=MAX_DURATION_S, help="min_duration (s; official 600).", rich_help_panel=_SETTINGS)] = None,
+    min_query_count: Annotated[Optional[int], typer.Option("--min-query-count", min=0, max=MAX_QUERY_COUNT, help="min_query_count.", rich_help_panel=_SETTINGS)] = None,
     conf: Annotated[Optional[str], typer.Option(help="A user.conf applied over the official values.", rich_help_panel=_SETTINGS)] = None,
-    batching: Annotated[Optional[str], typer.Option(help="'none' or 'dynamic:MAX_BATCH[:TIMEOUT_US]'.", rich_help_panel=_SUT)] = None,
-    replicas: Annotated[Optional[int], typer.Option(min=1, help="Devices sharing the queue.", rich_help_panel=_SUT)] = None,
+    batching: Annotated[Optional[str], typer.Option(help=BATCHING_HELP + " \\[default: the profile's]", rich_help_panel=_SUT)] = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, max=MAX_REPLICAS, help="Devices sharing the queue.", rich_help_panel=_SUT)] = None,
     arrival: Annotated[Optional[str], typer.Option(help="Arrival law (see simbench simulate --arrival).", rich_help_panel=_SETTINGS)] = None,
     governor: Annotated[Optional[str], typer.Option(help="Device clock governor (when the device model provides governors).", rich_help_panel=_SUT)] = None,
-    seed: Annotated[Optional[int], typer.Option(min=0, help="Derive every seed from this integer.", rich_help_panel=_SETTINGS)] = None,
+    seed: Annotated[Optional[int], typer.Option(min=0, max=MAX_SEED, help="Derive every seed from this integer.", rich_help_panel=_SETTINGS)] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the sweep in --out: finished points are kept, the rest run.", rich_help_panel=_RUN)] = False,
     scheduler: Annotated[Optional[str], typer.Option(help="Run the points on a Dask cluster at tcp://HOST:PORT (pip install 'simbench[dask]').", rich_help_panel=_RUN)] = None,
-    workers: Annotated[Optional[int], typer.Option(min=0, help="Local worker processes (default: one per CPU; 0 = in this process).", rich_help_panel=_RUN)] = None,
+    workers: Annotated[Optional[int], typer.Option(min=0, max=MAX_WORKERS, help="Local worker processes (default: one per CPU; 0 = in this process).", rich_help_panel=_RUN)] = None,
 ) -> None:
     """Run a grid of what-if points and keep one tidy table (sweep.parquet) plus figures.
 
@@ -56,8 +67,8 @@ def whatif(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from simbench.plan.executors import make_executor
-    from simbench.plan.spec import RunSpec
-    from simbench.plan.whatif import parse_sweep, run_sweep
+    from simbench.plan.spec import RunSpec, prepare
+    from simbench.plan.whatif import parse_sweep, run_sweep, sweep_points
     from simbench.report.figures import figures_page, sweep_figures
 
     if not sweep:
@@ -66,6 +77,13 @@ def whatif(
     base = RunSpec(profile=profile, model=model, scenario=scenario, target_qps=target_qps, target_latency_ms=target_latency_ms,
                    min_duration_s=min_duration_s, min_query_count=min_query_count, conf=conf, batching=batching,
                    replicas=replicas, arrival=arrival, governor=governor, seed=seed)
+    if Path(out).exists() and not Path(out).is_dir():
+        raise SimbenchInputError(f"--out {out}: is a file; expected a folder for sweep.json, points/, sweep.parquet")
+    seen: set[str] = set()
+    for _inputs, spec in sweep_points(base, sweeps):  # every point checked before workers start
+        if repr(spec) not in seen:
+            seen.add(repr(spec))
+            prepare(spec)
     err = console(stderr=True)
     t0 = time.perf_counter()
     failures: list[str] = []
@@ -80,7 +98,7 @@ def whatif(
                     failures.append(error)
                 progress.update(task, completed=done, total=total, info=f"{len(failures)} failed" if failures else "")
 
-            result = run_sweep(base, sweeps, out, executor=ex, resume=resume, on_point=on_point)
+            result = run_sweep(base, sweeps, out, executor=ex, resume=resume, on_point=on_point, validate=False)
     names = [n for n, _ in sweeps]
     figs = sweep_figures(result.table, names)
     page = Path(out) / "figures.html"

@@ -260,3 +260,70 @@ def test_f6_build_refuses_bad_models_and_names_before_any_kernel(tmp_path, monke
     assert _error(r) == expected  # names --models (was "--onnx empty.onnx", after the kernels)
     assert r.stderr.startswith("error: ")  # no progress bar drawn first
     assert not (tmp_path / "p.yaml").exists()
+
+
+# --- F7: plan peak-qps / plan fleet / whatif flags ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args,flag",
+    [
+        (["plan", "peak-qps", "--sut", "null", "--target-qps", "100", "--workers", "0"], "--workers"),
+        (["plan", "peak-qps", "--sut", "null", "--target-qps", "100", "--threads", "-1"], "--threads"),
+        (["plan", "peak-qps", "--min-duration-s", "-1"], "--min-duration-s"),
+        (["plan", "peak-qps", "--target-latency-ms", "-5"], "--target-latency-ms"),
+        (["plan", "peak-qps", "--target-qps", "1e300"], "--target-qps"),
+        (["plan", "peak-qps", "--replicas", "100000"], "--replicas"),
+        (["plan", "fleet", "--target-qps", "1000", "--latency-bound-ms", "15", "--profile", "a100", "--quantile-run-s", "-1"], "--quantile-run-s"),
+        (["plan", "fleet", "--target-qps", "1e300", "--latency-bound-ms", "15", "--profile", "a100"], "--target-qps"),
+        (["whatif", "--sweep", "target_qps=1000", "--out", "w", "--min-duration-s", "-1"], "--min-duration-s"),
+        (["whatif", "--sweep", "target_qps=1000", "--out", "w", "--target-qps", "1e300"], "--target-qps"),
+        (["whatif", "--sweep", "target_qps=1000", "--out", "w", "--seed", str(2**64)], "--seed"),
+    ],
+)
+def test_f7_out_of_range_flags_are_refused_by_name(tmp_path, monkeypatch, args, flag):
+    """(--quantile-run-s -1 was blamed on --min-duration-s; --workers 0 ran a real peak search.)"""
+    r = _invoke(*args, cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2, r.output
+    assert f"'{flag}'" in r.output or f"{flag}:" in r.output, r.output
+    assert "Traceback" not in r.output
+    assert not (tmp_path / "w").exists()
+
+
+def test_f7_peak_qps_flags_of_the_other_sut_are_refused(tmp_path, monkeypatch):
+    """--profile was "a100" by default, so an explicit --profile with --sut was silently ignored."""
+    r = _invoke("plan", "peak-qps", "--sut", "null", "--target-qps", "100", "--profile", "h100", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r) == "error: --profile: applies to the simulated SUT, not to --sut"
+    r = _invoke("plan", "peak-qps", "--workers", "2", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r) == "error: --workers: applies to a real SUT (--sut) only"
+
+
+def test_f7_whatif_checks_points_before_starting_workers(tmp_path, monkeypatch):
+    from simbench.plan import executors
+
+    def no_workers(*a, **k):
+        raise AssertionError("workers started before the points were checked")
+
+    monkeypatch.setattr(executors, "make_executor", no_workers)
+    r = _invoke("whatif", "--sweep", "batching=dynamic:0", "--out", "w", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert r.stderr.startswith("error: ") and "dynamic:0" in _error(r)  # no progress bar first
+    (tmp_path / "afile").write_text("x")
+    r = _invoke("whatif", "--sweep", "target_qps=1000", "--out", "afile", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r) == "error: --out afile: is a file; expected a folder for sweep.json, points/, sweep.parquet"
+    assert not (tmp_path / "w").exists()
+
+
+@pytest.mark.parametrize("cmd", [["whatif"], ["plan", "peak-qps"]])
+def test_f7_batching_help_is_the_shared_grammar(cmd):
+    from typer.testing import CliRunner
+
+    from simbench.cli.main import app
+
+    r = CliRunner().invoke(app, [*cmd, "--help"], terminal_width=400, env={"COLUMNS": "400"})
+    shown = " ".join(r.output.replace("│", " ").split())
+    assert "none | N | dynamic:MAX_BATCH[:TIMEOUT_US]" in shown
+    assert "MAX_BATCH 1..1000000, TIMEOUT_US 0..60000000" in shown
