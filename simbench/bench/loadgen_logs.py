@@ -76,7 +76,8 @@ def read_detail_log(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     TraceError
-        A missing file or no MLLOG line.
+        A missing file, no MLLOG line, or MLLOG lines none of which is readable (the
+        message quotes the first).
     """
     p = Path(path)
     if not p.is_file():
@@ -85,15 +86,23 @@ def read_detail_log(path: str | Path) -> dict[str, Any]:
         raise TraceError(f"{p}: {p.stat().st_size:,} bytes; a LoadGen detail log read here is at most {MAX_LOG_BYTES:,}")
     out: dict[str, Any] = {"_errors": [], "_warnings": []}
     n = 0
-    for line in p.read_text(errors="replace").splitlines():
+    bad: list[str] = []  # the first unreadable MLLOG line, for the message
+    bad_count = 0
+    for lineno, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
         i = line.find(_MLLOG)
         if i < 0:
             continue
         try:
             rec = json.loads(line[i + len(_MLLOG):])
-        except (json.JSONDecodeError, RecursionError):
+        except (json.JSONDecodeError, RecursionError) as exc:
+            bad_count += 1
+            if not bad:
+                bad.append(f"line {lineno}: not JSON ({type(exc).__name__}: {str(exc)[:80]})")
             continue
         if not isinstance(rec, dict) or not isinstance(rec.get("key"), str):
+            bad_count += 1
+            if not bad:
+                bad.append(f"line {lineno}: expected a JSON object with a string 'key'")
             continue
         n += 1
         key, value = rec.get("key"), rec.get("value")
@@ -104,6 +113,11 @@ def read_detail_log(path: str | Path) -> dict[str, Any]:
             out["_errors"].append(f"{key}: {value}")
         elif meta.get("is_warning"):
             out["_warnings"].append(f"{key}: {value}")
+    if n == 0 and bad_count:
+        raise TraceError(
+            f"{p}: {bad_count:,} ':::MLLOG' line(s), none readable ({bad[0]}); expected"
+            " ':::MLLOG {\"key\": ..., \"value\": ...}' lines as LoadGen writes them"
+        )
     if n == 0:
         raise TraceError(f"{p}: no ':::MLLOG' lines; not a LoadGen detail log")
     return out
@@ -548,12 +562,15 @@ def import_loadgen_dir(directory: str | Path) -> ImportedLoadGenRun:
 
     d = Path(directory)
     if not d.is_dir():
-        raise TraceError(f"{d}: not a folder")
+        raise TraceError(f"{d}: " + ("not a folder; expected a LoadGen output folder" if d.exists() else "no such folder"))
     detail_p = find_log_file(d, "detail")
     if detail_p is None:
         raise TraceError(f"{d}: no mlperf_log_detail.txt; not a LoadGen log folder")
     detail = read_detail_log(detail_p)
-    eff = effective_from_detail(detail)
+    try:
+        eff = effective_from_detail(detail)
+    except TraceError as exc:
+        raise TraceError(str(exc).replace("LoadGen detail log", f"{detail_p}", 1)) from None
     summary_p = find_log_file(d, "summary")
     if eff.use_token_latencies and "requested_server_ttft_latency" not in detail and summary_p is not None:
         eff = _token_bounds_from_summary(eff, summary_p)

@@ -327,3 +327,32 @@ def test_f7_batching_help_is_the_shared_grammar(cmd):
     shown = " ".join(r.output.replace("│", " ").split())
     assert "none | N | dynamic:MAX_BATCH[:TIMEOUT_US]" in shown
     assert "MAX_BATCH 1..1000000, TIMEOUT_US 0..60000000" in shown
+
+
+# --- F8: trace import of a malformed LoadGen log ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (':::MLLOG {"key": "x", bad json\n', "lg/mlperf_log_detail.txt: 1 ':::MLLOG' line(s), none readable (line 1: not JSON"),
+        (':::MLLOG ["a list"]\n:::MLLOG 3\n', "lg/mlperf_log_detail.txt: 2 ':::MLLOG' line(s), none readable (line 1: expected a JSON object with a string 'key')"),
+        ("", "lg/mlperf_log_detail.txt: no ':::MLLOG' lines; not a LoadGen detail log"),
+        (':::MLLOG {"key": "result_validity", "value": "VALID"}\n', "lg/mlperf_log_detail.txt: key 'effective_test_mode' missing"),
+    ],
+)
+def test_f8_trace_import_says_what_is_wrong_with_the_detail_log(tmp_path, monkeypatch, content, expected):
+    (tmp_path / "lg").mkdir()
+    (tmp_path / "lg" / "mlperf_log_detail.txt").write_text(content)
+    r = _invoke("trace", "import", "lg", "--out", "o", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r).startswith("error: " + expected), r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_f8_trace_import_of_a_missing_folder_or_a_file(tmp_path, monkeypatch):
+    (tmp_path / "afile").write_text("x")
+    r = _invoke("trace", "import", "nosuch", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2 and _error(r) == "error: nosuch: no such folder"
+    r = _invoke("trace", "import", "afile", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2 and _error(r) == "error: afile: not a folder; expected a LoadGen output folder"
