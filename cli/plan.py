@@ -152,8 +152,8 @@ def fleet(
     profile: Annotated[List[str], typer.Option("--profile", help="Profile to size (repeat: --profile a100 --profile h100 ...).")],
     percentile: Annotated[float, typer.Option(help="Percentile (%) the bound applies to (MLPerf Server: 99).")] = 99.0,
     model: Annotated[str, typer.Option(help="Model in every profile.")] = "resnet50",
-    layout: Annotated[Optional[List[str]], typer.Option("--layout", help="Queue layouts to try: shared (one queue), round-robin (one queue per device). Default both.")] = None,
-    governor: Annotated[Optional[List[str]], typer.Option("--governor", help="Governors to try (repeat); default the fixed-clock device.")] = None,
+    layout: Annotated[Optional[List[str]], typer.Option("--layout", help="Queue layouts to try (repeat): shared (one queue), round-robin or jsq (one queue per device, join-shortest-queue: fewest samples queued plus in service, ties to the lowest device). Default all three.")] = None,
+    governor: Annotated[Optional[List[str]], typer.Option("--governor", help="Governors to try (repeat; 'none' = the fixed-clock device, the default; 'auto' = none, performance and power_cap at 80 % and 60 % of each profile's power limit). The first is the baseline of the device-count search, the others are tried on its winning configuration (fewer devices win, ties to the lower energy per query).")] = None,
     min_duration_s: Annotated[Optional[float], typer.Option("--min-duration-s", min=0.0, max=MAX_DURATION_S, help="min_duration of each run (s; official 600).")] = None,
     p99_run_s: Annotated[float, typer.Option("--quantile-run-s", min=0.0, max=MAX_DURATION_S, help="Length (s) of the recorded run that measures the shown latency quantile.")] = 60.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the ranked rows as a JSON list.")] = False,
@@ -183,7 +183,8 @@ def fleet(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as progress:
         task = progress.add_task("sizing", total=None)
         rows = size_fleet(target_qps, latency_bound_ms, list(profile), model=model, percentile=percentile / 100,
-                          layouts=tuple(layout) if layout else LAYOUTS, governors=tuple(governor) if governor else (None,),
+                          layouts=tuple(layout) if layout else LAYOUTS,
+                          governors=tuple(None if g.lower() == "none" else g for g in governor) if governor else None,
                           min_duration_s=min_duration_s, p99_run_s=p99_run_s,
                           on_step=lambda m: progress.update(task, description=m))
     wall = time.perf_counter() - t0
@@ -193,18 +194,21 @@ def fleet(
     from rich.table import Table
 
     t = Table(title=f"simbench plan fleet: {target_qps:,.0f} QPS, p{percentile:g} <= {latency_bound_ms:g} ms, {model}  ({wall:.1f} s)")
-    for col in ("rank", "profile", "devices", "batching", "layout", "governor", "verdict", f"p{percentile:g} (ms)", "goodput", "$/hour", "J/query", "analytic guess"):
+    for col in ("rank", "profile", "devices", "batching", "layout", "governor", "verdict", f"p{percentile:g} (ms)", "goodput", "$/hour", "$/1M queries", "J/query", "analytic guess"):
         t.add_column(col)
     for i, r in enumerate(rows, 1):
         t.add_row(str(i), r.profile, str(r.devices), f"dynamic:{r.max_batch}:{r.timeout_us:g}", r.layout, r.governor or "fixed clock",
                   r.verdict, f"{r.latency_quantile_ms:.2f}" if r.latency_quantile_ms is not None else "-",
                   f"{r.goodput * 100:.3f} %" if r.goodput is not None else "-",
                   f"{r.cost_per_hour_usd:,.2f}" if r.cost_per_hour_usd is not None else "n/a",
+                  f"{r.cost_per_million_queries_usd:.4f}" if r.cost_per_million_queries_usd is not None else "n/a",
                   f"{r.energy_per_query_j:.4f}" if r.energy_per_query_j is not None else "n/a",
                   str(r.analytic_devices))
     out = console()
     out.print(t)
-    out.print("n/a: the profile gives no price_per_hour_usd / no power model (never guessed)", highlight=False)
+    out.print("$/hour: devices x the profile's price_per_hour_usd (on-demand list price; its source is in the profile); "
+              "$/1M queries: $/hour / (3600 x target QPS) x 1e6; n/a: the profile gives no price / no power model (never guessed)",
+              highlight=False)
     for r in rows:
         if r.simulate_command:
             out.print(f"re-run {r.profile}: {r.simulate_command}", markup=False, highlight=False)

@@ -46,6 +46,7 @@ def simulate(
     arrival: Annotated[Optional[str], typer.Option(help="Server arrival law: poisson (LoadGen's, default), deterministic, gamma:CV, mmpp:BURST_RATIO[:BASE_DWELL[:BURST_DWELL]], trace:PATH.csv[:COLUMN]. Non-Poisson laws are what-if runs, not MLPerf's Server.", rich_help_panel=_SETTINGS)] = None,
     governor: Annotated[Optional[str], typer.Option(help="DVFS governor of each device: fixed:MHZ, performance, ondemand[:up=0.8,down=0.3,period_ms=10,transition_us=0], power_cap:W[,window_ms=1000,period_ms=20,transition_us=0], thermal[:period_ms=100] (default: fixed at the profile's reference clock). See docs/dvfs.md.", rich_help_panel=_SUT)] = None,
     power_cap_w: Annotated[Optional[float], typer.Option("--power-cap-w", help="Shorthand for --governor power_cap:W (per-device power cap, watts).", rich_help_panel=_SUT)] = None,
+    routing: Annotated[Optional[str], typer.Option("--routing", help="Server queue layout: shared (one queue for every replica, the default), jsq (per-device queues, join-shortest-queue: fewest samples queued plus in service, ties to the lowest device) or round-robin (per-device queues).", rich_help_panel=_SUT)] = None,
     ambient_c: Annotated[Optional[float], typer.Option("--ambient-c", help="Ambient temperature (C) of the thermal model (default: the profile's, 25 C); needs --governor.", rich_help_panel=_SUT)] = None,
     peak_criterion: Annotated[Optional[str], typer.Option("--peak-criterion", help="Server peak search: 'valid' (percentile bound and early stopping, as a submission is judged) or 'loadgen' (percentile only, as FindPeakPerformance) \\[default: valid].", rich_help_panel=_RUN)] = None,
     fail_on_invalid: Annotated[bool, typer.Option("--fail-on-invalid", help="Exit 1 when any scenario's result is INVALID (exit codes: docs/reference.md).", rich_help_panel=_RUN)] = False,
@@ -96,7 +97,12 @@ def simulate(
     peak_criterion = peak_criterion or "valid"
     if peak_criterion not in ("valid", "loadgen"):
         raise SimbenchInputError(f"--peak-criterion: expected 'valid' or 'loadgen', got {peak_criterion!r}")
+    from simbench.sim import ROUTINGS
+
+    if routing is not None and routing not in ROUTINGS:
+        raise SimbenchInputError(f"--routing: expected one of {', '.join(ROUTINGS)}, got {routing!r}")
     opts = SimulateOptions(
+        routing=routing,
         profile=profile,
         model=model,
         scenarios=scenarios,
@@ -122,6 +128,7 @@ def simulate(
         ("--target-qps", target_qps, {Scenario.Server, Scenario.Offline}),
         ("--target-latency-ms", target_latency_ms, {Scenario.Server, Scenario.SingleStream, Scenario.MultiStream}),
         ("--arrival", arrival, {Scenario.Server}),
+        ("--routing", routing, {Scenario.Server}),
     ):
         ignored = [s.value for s in scenarios if s not in applies]
         if value is not None and ignored:

@@ -60,6 +60,7 @@ class SimulateOptions:
     governor: str | None = None
     power_cap_w: float | None = None
     ambient_c: float | None = None
+    routing: str | None = None
 
 
 @dataclass
@@ -313,6 +314,10 @@ def simulate_job(
             )
         except ValueError as exc:
             raise SimbenchInputError(f"profile {opts.profile}: {exc}") from None
+        if opts.routing is not None and scenario is Scenario.Server:
+            import dataclasses as _dc
+
+            sut = _dc.replace(sut, routing=opts.routing)  # per-device queues: the Server scenario only
         search = scenario is Scenario.Server and opts.target_qps is None and not conf_sets(opts.conf, model, "target_qps", "Server")
         plans.append((scenario, settings, sut, search))
     folder = prepare_out_dir(opts.out, subdirs=[p[0].value for p in plans], force=opts.force)

@@ -162,13 +162,18 @@ class Trace:
         """Number of distinct queries (rows are query-major, so count the boundaries)."""
         if len(self) == 0:
             return 0
-        return int(np.count_nonzero(np.diff(self.query_id)) + 1)
+        q = self.query_id
+        return int(np.count_nonzero(q[1:] != q[:-1]) + 1)
 
     def query_bounds(self) -> np.ndarray:
         """Row index where each query starts (int64, shape (query_count,))."""
         if len(self) == 0:
             return np.zeros(0, dtype=np.int64)
-        return np.concatenate([[0], np.flatnonzero(np.diff(self.query_id)) + 1]).astype(np.int64)
+        q = self.query_id
+        changes = q[1:] != q[:-1]  # the same rows as np.diff(q) != 0, in 1/8 of the memory
+        if np.all(changes):  # one sample per query (Server, SingleStream): every row starts one
+            return np.arange(q.shape[0], dtype=np.int64)
+        return np.concatenate([[0], np.flatnonzero(changes) + 1]).astype(np.int64)
 
     def query_latencies_ns(self) -> np.ndarray:
         """Query latency = max(complete_ns over its samples) - issue_ns (int64, per query)."""

@@ -4,13 +4,18 @@ latency bound at a target QPS under MLPerf's Server rules, per hardware profile.
 Method, per profile:
 
 1. Candidates: the profile's Server batching (max batch, timeout) and the other batch
-   sizes of its latency table (no extrapolation), times the requested governors; layouts
-   ``shared`` (one queue, N devices) and ``round-robin`` (one queue per device, arrival
-   ``k`` to device ``k mod N``).
+   sizes of its latency table (no extrapolation); layouts ``shared`` (one queue, N
+   devices), ``round-robin`` (one queue per device, arrival ``k`` to device ``k mod N``) and
+   ``jsq`` (one queue per device, each arrival to the device with the fewest samples queued
+   plus in service, ties to the lowest index), simulated by the engine's router; the
+   requested governors (``'auto'`` = ``default_governors``: fixed clock, performance, power
+   caps at 80 % and 60 % of the power limit) on the configuration that reaches the fewest
+   devices.
 2. A lower bound ``N >= ceil(Q / mu_B)`` with ``mu_B = B / (latency(B) E[noise])`` (the
    device's saturation throughput), and an analytic first guess ``erlang_c_guess`` (below).
 3. Simulation decides: count-only official Server runs at the guess, stepping down while
-   they pass and up while they fail, so the answer is the fewest devices whose run passes
+   they pass and up while they fail, so the answer is the cheapest configuration (fewest
+   devices: the price is per device; ties to the lower energy per query) whose run passes
    (p-th percentile within the bound and early stopping, as a submission is judged), with
    the run at one device fewer failing. Candidates whose lower bound cannot beat the best
    count so far are not simulated.
@@ -42,9 +47,9 @@ import numpy as np
 
 from simbench.errors import SimbenchInputError
 
-__all__ = ["FleetRow", "size_fleet", "erlang_c", "erlang_c_guess", "LAYOUTS"]
+__all__ = ["FleetRow", "size_fleet", "erlang_c", "erlang_c_guess", "default_governors", "LAYOUTS"]
 
-LAYOUTS = ("shared", "round-robin")
+LAYOUTS = ("shared", "round-robin", "jsq")
 
 
 def erlang_c(servers: int, offered_load: float) -> float:
@@ -137,6 +142,7 @@ class FleetRow:
     lower_bound_devices: int
     price_per_hour_usd: float | None
     cost_per_hour_usd: float | None
+    cost_per_million_queries_usd: float | None
     energy_per_query_j: float | None
     capacity_qps_per_device: float
     simulate_command: str | None
@@ -161,9 +167,14 @@ def _noise_cv2(noise) -> float:
 
 
 def _probe(settings, sut, layout: str, service_seed: int):
-    """One official count-only Server run: (passed, n, over, energy_j or None)."""
+    """One official count-only Server run: (passed, n, over, energy_j or None).
+
+    ``layout`` is the queue layout (``SimulatedSUT.routing``): ``shared`` and ``jsq`` are one
+    engine run (``jsq`` through the engine's router); ``round-robin`` is exactly N one-device
+    runs on the routed split of the schedule (device ``d``: arrivals ``d, d+N, ...``), each
+    with its own noise stream (seed ``service_seed + d``), which is the same queueing system
+    as the engine's round-robin router, at a fraction of its cost."""
     from simbench.plan.peak import _probe_schedule
-    from simbench.schedule import QuerySchedule
     from simbench.settings import resolve
     from simbench.sim import run_engine
     from simbench.stats import min_passing_queries
@@ -171,14 +182,12 @@ def _probe(settings, sut, layout: str, service_seed: int):
     eff = resolve(settings, 1024, 1024)
     sched = _probe_schedule(eff, None)
     bound = int(eff.target_latency_ns)
-    energy = 0.0
-    if layout == "shared":
-        out = run_engine(eff, sched, sut, service_seed, record=False, latency_bound_ns=bound)
-        n, over = int(out.queries_issued), int(out.overlatency)
-        energy = float(np.sum(out.energy_wns)) / 1e9
-    else:  # round-robin: device d serves arrivals d, d+N, ...; exact as N one-device runs
-        one = dataclasses.replace(sut, replicas=1)
+    if layout == "round-robin":  # device d serves arrivals d, d+N, ...: exactly N one-device runs
+        from simbench.schedule import QuerySchedule
+
+        one = dataclasses.replace(sut, replicas=1, routing="shared")
         n = over = 0
+        energy = 0.0
         for d in range(sut.replicas):
             times = np.ascontiguousarray(sched.scheduled_ns[d:: sut.replicas])
             sub = QuerySchedule(sched.scenario, sched.samples_per_query, int(times.shape[0]), times, eff)
@@ -186,9 +195,24 @@ def _probe(settings, sut, layout: str, service_seed: int):
             n += int(out.queries_issued)
             over += int(out.overlatency)
             energy += float(np.sum(out.energy_wns)) / 1e9
+    else:
+        s = dataclasses.replace(sut, routing=layout) if sut.routing != layout else sut
+        out = run_engine(eff, sched, s, service_seed, record=False, latency_bound_ns=bound)
+        n, over = int(out.queries_issued), int(out.overlatency)
+        energy = float(np.sum(out.energy_wns)) / 1e9
     p = eff.target_latency_percentile
     ok = over <= n - math.floor(n * p) - 1 and n >= min_passing_queries(over, p) + over
     return bool(ok), n, over, (energy if sut.dvfs is not None else None)
+
+
+def default_governors(profile) -> tuple[str | None, ...]:
+    """The governor candidates ``size_fleet`` tries by default: the fixed-clock device (None),
+    ``performance`` (highest clock) and ``power_cap`` at 80 % and 60 % of the profile's
+    ``power_limit_w``; only None when the profile models no clocks or power (no ``dvfs``)."""
+    if getattr(profile, "dvfs", None) is None or profile.power_limit_w is None:
+        return (None,)
+    lim = float(profile.power_limit_w.value)
+    return (None, "performance", f"power_cap:{round(0.8 * lim):d}", f"power_cap:{round(0.6 * lim):d}")
 
 
 def size_fleet(
@@ -199,7 +223,7 @@ def size_fleet(
     model: str = "resnet50",
     percentile: float = 0.99,
     layouts: tuple[str, ...] = LAYOUTS,
-    governors: tuple[str | None, ...] = (None,),
+    governors: tuple[str | None, ...] | None = None,
     min_duration_s: float | None = None,
     p99_run_s: float = 60.0,
     on_step: Callable[[str], None] | None = None,
@@ -217,9 +241,15 @@ def size_fleet(
     model : str
     percentile : float
         In (0, 1); 0.99 is MLPerf's Server rule for ResNet-50.
-    layouts : tuple of {'shared', 'round-robin'}
-    governors : tuple of str or None
-        Governor specs to try (None: the fixed-clock device).
+    layouts : tuple of {'shared', 'round-robin', 'jsq'}
+        Queue layouts: one shared queue, or per-device queues fed round-robin or by
+        join-shortest-queue (``SimulatedSUT.routing``).
+    governors : tuple of (str or None), optional
+        Governor specs to try (None in it: the fixed-clock device; ``'auto'``:
+        ``default_governors(profile)``, per profile); default (None,). The first is the
+        baseline of the device-count search; the others are tried on its winning
+        configuration. A governed official run costs about 13x a fixed-clock one (the device
+        model's ticks and clock-scaled service times), hence not tried by default.
     min_duration_s : float, optional
         Default the official min_duration (600 s).
     p99_run_s : float
@@ -248,7 +278,7 @@ def size_fleet(
         raise SimbenchInputError(f"--percentile: expected a percentage in (0, 100), got {percentile * 100:g}")
     for lay in layouts:
         if lay not in LAYOUTS:
-            raise SimbenchInputError(f"--layout {lay!r}: expected one of {', '.join(LAYOUTS)} (join-shortest-queue needs a shared-engine router, not built)")
+            raise SimbenchInputError(f"--layout {lay!r}: expected one of {', '.join(LAYOUTS)}")
     say = on_step or (lambda msg: None)
     rows: list[FleetRow] = []
     base_overrides = (("server_target_latency_percentile", float(percentile)),)
@@ -279,75 +309,117 @@ def size_fleet(
                 continue  # one batch alone outlasts the bound
             cands.append((max(lb, 1), guess, b, t_us, mu))
         cands.sort(key=lambda c: (c[0], c[1]))
-        best = None  # (devices, over, row-parts)
+        govs: tuple = ()
+        for g in (governors if governors else (None,)):
+            for x in (default_governors(prof) if g == "auto" else (g,)):
+                if x not in govs:
+                    govs += (x,)
+        best = None  # (devices, energy or inf, over, row-parts)
         probes: list[dict[str, Any]] = []
+        caches: dict[tuple, dict[int, tuple]] = {}
+
+        def runner(b, t_us, lay, gov):
+            cache = caches.setdefault((b, t_us, lay, gov), {})
+            pc = prepare(dataclasses.replace(base, max_batch=b, timeout_us=t_us, governor=gov))
+
+            def run(nd: int):
+                if nd not in cache:
+                    s = dataclasses.replace(pc.sut, replicas=nd)
+                    cache[nd] = _probe(pc.settings, s, lay, pc.service_seed)
+                    ok, n, over, energy = cache[nd]
+                    probes.append({"max_batch": b, "timeout_us": t_us, "layout": lay, "governor": gov,
+                                   "devices": nd, "passed": ok, "queries": n, "over_bound": over,
+                                   "energy_per_query_j": (energy / n if energy is not None and n else None)})
+                    say(f"{prof.name}: {nd} x batch {b}, {lay}, {gov or 'fixed clock'}: {'pass' if ok else 'fail'}")
+                return cache[nd]
+            return run
+
+        def consider(nd, b, t_us, lay, gov, lb, guess, mu, run):
+            nonlocal best
+            ok, n, over, energy = run(nd)
+            key = (nd, energy / n if energy is not None else math.inf, over)
+            if best is None or key < best[:3]:
+                best = (*key, b, t_us, lay, gov, n, energy, lb, guess, mu)
+
+        # 1. one shared queue and the first governor (the fixed-clock device by default): the
+        # fewest devices of every batching, from the analytic guess, stepping down while runs
+        # pass and up while they fail.
+        g0 = govs[0]
+        first = layouts[0] if "shared" not in layouts else "shared"
         for lb, guess, b, t_us, mu in cands:
-            for gov in governors:
-                for lay in layouts:
-                    if best is not None and lb > best[0]:
-                        continue
-                    spec_c = dataclasses.replace(base, max_batch=b, timeout_us=t_us, governor=gov)
-                    pc = prepare(spec_c)
-                    cache: dict[int, tuple] = {}
-
-                    def run(nd: int):
-                        if nd not in cache:
-                            s = dataclasses.replace(pc.sut, replicas=nd)
-                            cache[nd] = _probe(pc.settings, s, lay, pc.service_seed)
-                            ok, n, over, _ = cache[nd]
-                            probes.append({"max_batch": b, "timeout_us": t_us, "layout": lay, "governor": gov,
-                                           "devices": nd, "passed": ok, "queries": n, "over_bound": over})
-                            say(f"{prof.name}: {nd} x batch {b}, {lay}: {'pass' if ok else 'fail'}")
-                        return cache[nd]
-
-                    start = min(max(guess, lb), 4096)
-                    if best is not None:
-                        start = min(start, best[0])
-                    nd = start
-                    if run(nd)[0]:
-                        while nd - 1 >= lb and run(nd - 1)[0]:
-                            nd -= 1
-                    else:
-                        limit = best[0] if best is not None else 4096
-                        while nd < limit and not run(nd)[0]:
-                            nd += 1
-                        if not run(nd)[0]:
-                            continue
-                    ok, n, over, energy = run(nd)
-                    key = (nd, over)
-                    if best is None or key < (best[0], best[1]):
-                        best = (nd, over, b, t_us, lay, gov, n, energy, lb, guess, mu)
+            if best is not None and lb > best[0]:
+                continue
+            run = runner(b, t_us, first, g0)
+            start = min(max(guess, lb), 4096)
+            if best is not None:
+                start = min(start, best[0])
+            nd = start
+            if run(nd)[0]:
+                while nd - 1 >= lb and run(nd - 1)[0]:
+                    nd -= 1
+            else:
+                limit = best[0] if best is not None else 4096
+                while nd < limit and not run(nd)[0]:
+                    nd += 1
+                if not run(nd)[0]:
+                    continue
+            consider(nd, b, t_us, first, g0, lb, guess, mu, run)
+        if best is not None:
+            nd0, b, t_us, lay0 = best[0], best[3], best[4], best[5]
+            lb, guess, mu = best[9], best[10], best[11]
+            # 2. the other layouts on the winning batching: only a run with fewer devices can
+            # win (ties go to the shared queue: pooling never leaves a device idle while a
+            # query waits), so each is tried at one device fewer, and lower while it passes.
+            for lay in layouts:
+                if lay == lay0 or nd0 - 1 < max(lb, 1):
+                    continue
+                run = runner(b, t_us, lay, g0)
+                nd = nd0 - 1
+                if not run(nd)[0]:
+                    continue
+                while nd - 1 >= lb and run(nd - 1)[0]:
+                    nd -= 1
+                consider(nd, b, t_us, lay, g0, lb, guess, mu, run)
+            # 3. every other governor on the winning configuration: at its device count (the
+            # lower energy per query wins the tie) and fewer while it passes (a faster clock
+            # can save a device; one that fails at the count is not tried lower).
+            nd0, b, t_us, lay0 = best[0], best[3], best[4], best[5]
+            for gov in govs[1:]:
+                run = runner(b, t_us, lay0, gov)
+                nd = nd0
+                if not run(nd)[0]:
+                    continue
+                while nd - 1 >= lb and run(nd - 1)[0]:
+                    nd -= 1
+                consider(nd, b, t_us, lay0, gov, lb, guess, mu, run)
         if best is None:
             rows.append(FleetRow(prof.name, p0.model, 0, 0, 0.0, "-", None, "NO CONFIGURATION", None, None, percentile,
-                                 bound_ms, target_qps, 0, 0, price, None, None, 0.0, None, probes,
+                                 bound_ms, target_qps, 0, 0, price, None, None, None, 0.0, None, probes,
                                  ["no batching of the latency table meets the bound at any device count up to 4096"]))
             continue
-        nd, over, b, t_us, lay, gov, n, energy, lb, guess, mu = best
+        nd, _epq, over, b, t_us, lay, gov, n, energy, lb, guess, mu = best
         notes = []
-        q_ms = None
-        if lay == "shared":
-            say(f"{prof.name}: measuring the p{percentile * 100:g} latency ({p99_run_s:g} s recorded run)")
-            pr = run_point(dataclasses.replace(base, max_batch=b, timeout_us=t_us, governor=gov, replicas=nd,
-                                               min_duration_s=p99_run_s), required_queries=False)
-            q_ms = pr.summary.extra["target_percentile_latency_ns"] / 1e6
-            notes.append(f"latency quantile from a {p99_run_s:g} s recorded run; verdict and goodput from the official run")
-        else:
-            notes.append("round-robin: per-device queues simulated as one-device runs on the routed split (exact for round-robin)")
-        cmd = None
-        if lay == "shared":
-            cmd = (f"simbench simulate --profile {prof_name} --model {p0.model} --scenario Server --target-qps {target_qps:g}"
-                   f" --target-latency-ms {bound_ms:g} --replicas {nd} --batching dynamic:{b}:{t_us:g}"
-                   + (f" --governor {gov}" if gov else "")
-                   + (f" --min-duration-s {min_duration_s:g}" if min_duration_s else ""))
-            if percentile != 0.99:
-                cmd += f"  (with server_target_latency_percentile = {percentile:g} in a --conf)"
+        say(f"{prof.name}: measuring the p{percentile * 100:g} latency ({p99_run_s:g} s recorded run)")
+        pr = run_point(dataclasses.replace(base, max_batch=b, timeout_us=t_us, governor=gov, replicas=nd,
+                                           routing=lay, min_duration_s=p99_run_s), required_queries=False)
+        q_ms = pr.summary.extra["target_percentile_latency_ns"] / 1e6
+        notes.append(f"latency quantile from a {p99_run_s:g} s recorded run; verdict, goodput and energy from the official run")
+        cmd = (f"simbench simulate --profile {prof_name} --model {p0.model} --scenario Server --target-qps {target_qps:g}"
+               f" --target-latency-ms {bound_ms:g} --replicas {nd} --batching dynamic:{b}:{t_us:g}"
+               + (f" --routing {lay}" if lay != "shared" else "")
+               + (f" --governor {gov}" if gov else "")
+               + (f" --min-duration-s {min_duration_s:g}" if min_duration_s else ""))
+        if percentile != 0.99:
+            cmd += f"  (with server_target_latency_percentile = {percentile:g} in a --conf)"
         rows.append(FleetRow(
             profile=prof.name, model=p0.model, devices=nd, max_batch=b, timeout_us=t_us, layout=lay, governor=gov,
             verdict="VALID", goodput=1.0 - over / n, latency_quantile_ms=q_ms, percentile=percentile, bound_ms=bound_ms,
             target_qps=target_qps, analytic_devices=guess, lower_bound_devices=lb, price_per_hour_usd=price,
             cost_per_hour_usd=(price * nd if price is not None else None),
+            cost_per_million_queries_usd=(price * nd / (target_qps * 3600.0) * 1e6 if price is not None else None),
             energy_per_query_j=(energy / n if energy is not None else None), capacity_qps_per_device=mu,
             simulate_command=cmd, probes=probes, notes=notes,
         ))
-    rows.sort(key=lambda r: (r.verdict != "VALID", r.cost_per_hour_usd if r.cost_per_hour_usd is not None else math.inf, r.devices))
+    rows.sort(key=lambda r: (r.verdict != "VALID", r.cost_per_hour_usd if r.cost_per_hour_usd is not None else math.inf,
+                             r.energy_per_query_j if r.energy_per_query_j is not None else math.inf, r.devices))
     return rows

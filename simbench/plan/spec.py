@@ -38,6 +38,7 @@ PARAMETERS: dict[str, tuple[type, str]] = {
     "replicas": (int, "devices behind the queue"),
     "arrival": (str, "Server arrival law (see simbench simulate --arrival)"),
     "governor": (str, "device clock governor (the device model's spec string)"),
+    "routing": (str, "queue layout: shared (one queue), jsq or round-robin (per-device queues; Server)"),
     "seed": (int, "derive every seed from this integer"),
 }
 
@@ -105,6 +106,9 @@ class RunSpec:
         Server arrival law (``simbench.arrivals.parse_arrivals``); default Poisson.
     governor : str or None
         Device clock governor spec, passed to the device model when it takes one.
+    routing : str or None
+        Queue layout (``SimulatedSUT.routing``): ``shared`` (default), ``jsq`` or
+        ``round-robin`` (per-device queues, Server only).
     overrides : tuple of (str, value)
         ``TestSettings`` field overrides applied last.
     find_peak : bool or None
@@ -128,6 +132,7 @@ class RunSpec:
     replicas: int | None = None
     arrival: str | None = None
     governor: str | None = None
+    routing: str | None = None
     seed: int | None = None
     overrides: tuple[tuple[str, Any], ...] = ()
     find_peak: bool | None = None
@@ -287,6 +292,10 @@ def prepare(spec: RunSpec) -> Prepared:
         sut = sut_from_profile(profile, model, scenario, **kwargs)
     except ValueError as exc:
         raise SimbenchInputError(str(exc).replace("--governor", "governor")) from None
+    if spec.routing is not None and spec.routing != sut.routing:
+        if scenario is not Scenario.Server and spec.routing != "shared":
+            raise SimbenchInputError(f"routing {spec.routing!r}: per-device queues are simulated for the Server scenario only")
+        sut = dataclasses.replace(sut, routing=spec.routing)
     if spec.max_batch is not None or spec.timeout_us is not None:
         cur = sut.batching
         if isinstance(cur, NoBatching) and spec.max_batch is None:
@@ -396,6 +405,7 @@ def run_point(spec: RunSpec, *, keep_trace: bool = False, required_queries: bool
         energy = float(sum(tl.metadata["energy_j"])) / max(summary.query_count, 1)
     row["energy_per_query_j"] = energy
     row["governor"] = spec.governor
+    row["routing"] = p.sut.routing
     return PointResult(spec, summary, peak, row, None, time.perf_counter() - t0, run.trace if keep_trace else None)
 
 

@@ -35,6 +35,7 @@ from simbench.trace import Trace
 __all__ = ["SimulatedSUT", "SimulationRun", "simulate", "sut_from_profile", "run_engine", "EngineOutput", "ENGINES", "dataset_size"]
 
 ENGINES = ("auto", "simpy", "numba")
+ROUTINGS = {"shared": 0, "jsq": 1, "round-robin": 2}  # the engines' routing codes
 
 # Samples in each benchmark's data set (the QSL's total count), for the accuracy count.
 _DATASET_SIZES = {
@@ -82,6 +83,13 @@ class SimulatedSUT:
         simulator as it was before the device model).
     ambient_c : float or None
         Ambient temperature for the thermal model (None: the profile's).
+    routing : {'shared', 'jsq', 'round-robin'}
+        Queue layout: ``shared`` — one FIFO queue in front of every device (the default, and
+        what a single batcher over ``replicas`` devices is); per-device queues, each batched on
+        its own, fed by ``jsq`` (join-shortest-queue: each query goes to the device with the
+        fewest samples queued plus in service at its arrival, ties to the lowest device index)
+        or ``round-robin`` (query ``q`` to device ``q mod replicas``). Per-device queues are
+        simulated for the Server scenario (open loop, one sample per query).
     """
 
     name: str
@@ -96,10 +104,13 @@ class SimulatedSUT:
     streams: Any = None
     governor: Any = None
     ambient_c: float | None = None
+    routing: str = "shared"
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise SimbenchInputError(f"replicas: expected >= 1, got {self.replicas}")
+        if self.routing not in ROUTINGS:
+            raise SimbenchInputError(f"routing: expected one of {', '.join(ROUTINGS)}, got {self.routing!r}")
         if isinstance(self.governor, str):
             from simbench.sim.governors import parse_governor
 
@@ -141,6 +152,7 @@ class SimulatedSUT:
             "name": self.name,
             "batching": self.batching.describe(),  # the same fields as a real SUT's
             "replicas": self.replicas,
+            **({"routing": self.routing} if self.routing != "shared" else {}),
             "latency_table": {
                 "batch": self.batch_points.tolist(),
                 "latency_ns": self.latency_points_ns.tolist(),
@@ -293,14 +305,19 @@ def run_engine(
     """Run one engine on a resolved schedule; ``record=False`` keeps no per-sample arrays
     (numba only) and ``latency_bound_ns >= 0`` counts samples above the bound."""
     args = engine_args(eff, sched, sut, service_seed)
+    routing = ROUTINGS[sut.routing]
+    if routing and (args[0].closed or eff.scenario is not Scenario.Server):
+        raise SimbenchInputError(
+            f"routing {sut.routing!r}: per-device queues are simulated for the Server scenario only"
+            f" (got {eff.scenario.value}); use routing 'shared'")
     if engine == "numba":
         from simbench.sim.engine_numba import run_kernel
 
-        out = run_kernel(*args, record, latency_bound_ns)
+        out = run_kernel(*args, record, latency_bound_ns, routing)
     elif engine == "simpy":
         from simbench.sim import engine_simpy
 
-        out = engine_simpy.run(*args, record, latency_bound_ns)
+        out = engine_simpy.run(*args, record, latency_bound_ns, routing)
     else:
         raise SimbenchInputError(f"engine: expected 'numba' or 'simpy', got {engine!r}")
     out = EngineOutput(*out)

@@ -95,10 +95,49 @@ def _grow_f(a, n):
     return out
 
 
+@njit(cache=True)
+def _dq_grow(dq, dq_head, dq_len):
+    """Double the per-device queue rings' capacity, each ring rewritten from slot 0."""
+    R, cap = dq.shape
+    out = np.empty((R, cap * 2), dtype=dq.dtype)
+    for e in range(R):
+        for i in range(dq_len[e]):
+            out[e, i] = dq[e, (dq_head[e] + i) % cap]
+        dq_head[e] = 0
+    return out
+
+
+@njit(cache=True)
+def _route(dq, dq_head, dq_len, insvc, routing, q):
+    """Route query ``q`` (one sample) to a device's queue; returns the (maybe grown) rings
+    and the device.
+
+    ``routing`` 1 (join-shortest-queue): the device with the fewest samples queued plus in
+    service, ties to the lowest index; 2 (round-robin): device ``q mod R``."""
+    R = dq_len.shape[0]
+    if routing == 1:
+        d = 0
+        best = dq_len[0] + insvc[0]
+        for e in range(1, R):
+            v = dq_len[e] + insvc[e]
+            if v < best:
+                best = v
+                d = e
+    else:
+        d = q % R
+    if dq_len[d] == dq.shape[1]:
+        dq = _dq_grow(dq, dq_head, dq_len)
+    dq[d, (dq_head[d] + dq_len[d]) & (dq.shape[1] - 1)] = q  # capacity: a power of two
+    dq_len[d] += 1
+    return dq, d
+
+
 @njit(inline="always")
-def _kernel(plan, m, rng, record, latency_bound_ns, governed):
+def _kernel(plan, m, rng, record, latency_bound_ns, governed, routing):
     # ``governed`` is a constant in each caller: with it False the governor code folds away
-    # and the fixed-clock loop compiles as tight as before the device model.
+    # and the fixed-clock loop compiles as tight as before the device model. ``routing``
+    # (0 one shared queue, 1 join-shortest-queue, 2 round-robin) is a constant too; with 0
+    # the per-device-queue code folds away.
     # (every field of ``m`` is read once, up front)
     m_ambient_c = m.ambient_c
     m_batch_points = m.batch_points
@@ -171,6 +210,13 @@ def _kernel(plan, m, rng, record, latency_bound_ns, governed):
     b_first = np.zeros(nslot, dtype=np.int64)
     b_size = np.zeros(nslot, dtype=np.int64)
     inflight = np.zeros(R, dtype=np.int64)
+    # per-device queues (routing != 0): a ring of query indices per device, samples in service
+    routed = routing != 0
+    dq = np.empty((R, 64 if routed else 1), dtype=np.int64)
+    dq_head = np.zeros(R, dtype=np.int64)
+    dq_len = np.zeros(R, dtype=np.int64)
+    insvc = np.zeros(R, dtype=np.int64)
+    slot_s = np.empty((nslot, max_batch if routed else 1), dtype=np.int64)
     # device power / governor state
     gov = m_gov_kind if governed else 0
     period = m_period_ns
@@ -226,13 +272,58 @@ def _kernel(plan, m, rng, record, latency_bound_ns, governed):
             stop_issuing = True
     n_free = nslot
     while a < n_open and arrivals_ns[a] <= 0:
+        if routed:
+            dq, _d = _route(dq, dq_head, dq_len, insvc, routing, a)
         tail += spq
         a += 1
     if not closed:
         nq = a
     while True:
         # 3. dispatch (at the current instant, after its governor phase, completions, arrivals)
-        while head < tail and n_free > 0:
+        if routed:  # each device batches its own queue, lowest device index first
+            for d in range(R):
+                while dq_len[d] > 0 and inflight[d] < S:
+                    qlen = dq_len[d]
+                    if qlen >= max_batch or now >= q_issue[dq[d, dq_head[d]]] + timeout_ns:
+                        b = qlen if qlen < max_batch else max_batch
+                        sl = d * S
+                        while slot_busy[sl]:
+                            sl += 1
+                        mult = _draw(rng, m_noise_kind, m_noise_sigma, m_noise_probs, m_noise_mults)
+                        if gov != 0:
+                            p = m_busy_power_w[clk[d]] if inflight[d] > 0 else m_idle_power_w
+                            dt = now - seg_t[d]
+                            energy[d] += p * dt
+                            if inflight[d] > 0:
+                                busy_acc[d] += dt
+                            seg_t[d] = now
+                        elif inflight[d] == 0:
+                            busy_since[d] = now
+                        inflight[d] += 1
+                        svc = _service(m_batch_points, m_latency_points_ns, m_share_batches, m_share_values, b,
+                                       m_ref_over_clock[clk[d]], inflight[d], m_stream_gain, mult)
+                        mask = dq.shape[1] - 1  # ring capacity: a power of two
+                        for i in range(b):
+                            s = dq[d, (dq_head[d] + i) & mask]
+                            slot_s[sl, i] = s
+                            if record:
+                                start[s] = now
+                                batch[s] = k
+                                device[s] = d
+                                if gov != 0:
+                                    clock_of[s] = clk[d]
+                        dq_head[d] = (dq_head[d] + b) & mask
+                        dq_len[d] -= b
+                        insvc[d] += b
+                        slot_busy[sl] = True
+                        n_free -= 1
+                        free_at[sl] = now + svc
+                        b_size[sl] = b
+                        head += b
+                        k += 1
+                    else:
+                        break
+        while not routed and head < tail and n_free > 0:
             qlen = tail - head
             if qlen >= max_batch or now >= q_issue[head // spq] + timeout_ns:
                 b = qlen if qlen < max_batch else max_batch
@@ -276,26 +367,74 @@ def _kernel(plan, m, rng, record, latency_bound_ns, governed):
         # With every stream busy an arrival changes nothing but the queue, so arrivals are
         # absorbed at the next completion (their issue times are kept): same outcome, fewer
         # loop iterations.
-        if a < n_open and n_free > 0:
+        if a < n_open and n_free > 0 and not routed:
             t = arrivals_ns[a]
         for sl in range(nslot):
             if slot_busy[sl] and free_at[sl] < t:
                 t = free_at[sl]
-        if head < tail and tail - head < max_batch and n_free > 0:
+        if routed:
+            for d in range(R):
+                if dq_len[d] > 0 and dq_len[d] < max_batch and inflight[d] < S:
+                    deadline = q_issue[dq[d, dq_head[d]]] + timeout_ns
+                    if deadline < t:
+                        t = deadline
+        elif head < tail and tail - head < max_batch and n_free > 0:
             deadline = q_issue[head // spq] + timeout_ns
             if deadline < t:
                 t = deadline
-        if t == inf:
-            if a < n_open:
-                t = arrivals_ns[a]
-            else:
+        if routed:
+            # Per-device queues: arrivals before the next other event (completion, batching
+            # deadline, governor event) are routed here, in order, each seeing the state at its
+            # own time (only the arrivals before it changed it). The first instant at which one
+            # of them lets a device dispatch (its queue reaches max_batch on a free stream, or
+            # a new deadline falls due) becomes the next event.
+            t_gov = inf
+            if gov != 0:
+                t_gov = next_tick
+                for d in range(R):
+                    if pend_at[d] < t_gov:
+                        t_gov = pend_at[d]
+            bound = t if t < t_gov else t_gov
+            trig = False
+            hit = False
+            ta = 0
+            while a < n_open and arrivals_ns[a] < bound:
+                ta = arrivals_ns[a]
+                while a < n_open and arrivals_ns[a] == ta:
+                    dq, d = _route(dq, dq_head, dq_len, insvc, routing, a)
+                    tail += spq
+                    a += 1
+                    if inflight[d] < S:
+                        if dq_len[d] >= max_batch:
+                            trig = True
+                        elif dq_len[d] == 1:
+                            deadline = ta + timeout_ns
+                            if deadline < t:
+                                t = deadline
+                                if t < bound:
+                                    bound = t
+                if trig or bound <= ta:
+                    hit = True
+                    break
+            if hit:
+                now = ta  # dispatch at this arrival instant (nothing else happens at it)
+                continue
+            if t == inf and a >= n_open:
                 break
-        if gov != 0:
-            if next_tick < t:
-                t = next_tick
-            for d in range(R):
-                if pend_at[d] < t:
-                    t = pend_at[d]
+            if t_gov < t:
+                t = t_gov
+        else:
+            if t == inf:
+                if a < n_open:
+                    t = arrivals_ns[a]
+                else:
+                    break
+            if gov != 0:
+                if next_tick < t:
+                    t = next_tick
+                for d in range(R):
+                    if pend_at[d] < t:
+                        t = pend_at[d]
         now = t
         # 0. governor phase
         if gov != 0:
@@ -383,14 +522,23 @@ def _kernel(plan, m, rng, record, latency_bound_ns, governed):
                 inflight[d] -= 1
                 slot_busy[sl] = False
                 n_free += 1
-                f = b_first[sl]
-                if record:
-                    for s in range(f, f + b_size[sl]):
-                        complete[s] = now
-                if latency_bound_ns >= 0:
-                    for s in range(f, f + b_size[sl]):
-                        if now - q_issue[s // spq] > latency_bound_ns:
+                if routed:
+                    insvc[d] -= b_size[sl]
+                    for i in range(b_size[sl]):
+                        s = slot_s[sl, i]
+                        if record:
+                            complete[s] = now
+                        if latency_bound_ns >= 0 and now - q_issue[s] > latency_bound_ns:
                             overlatency += 1
+                else:
+                    f = b_first[sl]
+                    if record:
+                        for s in range(f, f + b_size[sl]):
+                            complete[s] = now
+                    if latency_bound_ns >= 0:
+                        for s in range(f, f + b_size[sl]):
+                            if now - q_issue[s // spq] > latency_bound_ns:
+                                overlatency += 1
                 if closed:
                     remaining -= b_size[sl]
                     if remaining == 0 and not stop_issuing:
@@ -408,6 +556,8 @@ def _kernel(plan, m, rng, record, latency_bound_ns, governed):
                                 stop_issuing = True
         # 2. arrivals
         while a < n_open and arrivals_ns[a] <= now:
+            if routed:
+                dq, _d = _route(dq, dq_head, dq_len, insvc, routing, a)
             tail += spq
             a += 1
         if not closed:
@@ -458,15 +608,28 @@ def _kernel(plan, m, rng, record, latency_bound_ns, governed):
 
 @njit(cache=True)
 def _run_fixed(plan, m, rng, record, latency_bound_ns):
-    return _kernel(plan, m, rng, record, latency_bound_ns, False)
+    return _kernel(plan, m, rng, record, latency_bound_ns, False, 0)
 
 
 @njit(cache=True)
 def _run_governed(plan, m, rng, record, latency_bound_ns):
-    return _kernel(plan, m, rng, record, latency_bound_ns, True)
+    return _kernel(plan, m, rng, record, latency_bound_ns, True, 0)
 
 
-def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
+@njit(cache=True)
+def _run_routed_fixed(plan, m, rng, record, latency_bound_ns, routing):
+    return _kernel(plan, m, rng, record, latency_bound_ns, False, routing)
+
+
+@njit(cache=True)
+def _run_routed_governed(plan, m, rng, record, latency_bound_ns, routing):
+    return _kernel(plan, m, rng, record, latency_bound_ns, True, routing)
+
+
+ROUTINGS = {"shared": 0, "jsq": 1, "round-robin": 2}
+
+
+def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1, routing=0):
     """Simulate one run.
 
     Parameters
@@ -478,6 +641,14 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
     record : bool
         False keeps no per-sample arrays (they come back empty): the peak search only needs
         ``overlatency``, the count of samples with latency above ``latency_bound_ns`` (when >= 0).
+    routing : int
+        0: one FIFO queue shared by every device (the default). Per-device queues (open loop,
+        one sample per query): 1 join-shortest-queue — each arriving query goes to the device
+        whose queue length, samples queued there plus samples in service on it, is smallest
+        at its arrival instant (after that instant's completions, before its dispatch), ties
+        to the lowest device index; 2 round-robin — query ``q`` to device ``q mod replicas``.
+        Each device then batches its own queue (``max_batch``, ``timeout_ns``); at one
+        instant devices dispatch in index order.
 
     Returns
     -------
@@ -486,6 +657,10 @@ def run_kernel(plan, m, rng, record=True, latency_bound_ns=-1):
         batches, ran_out, overlatency, energy_wns, end_ns, tl_t, tl_dev, tl_clock_idx, tl_power_w,
         tl_temp_c, tl_reason)`` — ``energy_wns`` per device in W*ns, ``tl_*`` the device timeline.
     """
+    if routing != 0:
+        if m.gov_kind == 0:
+            return _run_routed_fixed(plan, m, rng, record, latency_bound_ns, routing)
+        return _run_routed_governed(plan, m, rng, record, latency_bound_ns, routing)
     if m.gov_kind == 0:
         return _run_fixed(plan, m, rng, record, latency_bound_ns)
     return _run_governed(plan, m, rng, record, latency_bound_ns)

@@ -43,17 +43,19 @@ from simbench.sim.governors import (
     thermal_step,
 )
 
-_LATE = NORMAL + 1
+_ARRIVE = NORMAL + 1  # routed arrivals: after the instant's completions, before any dispatch
+_LATE = NORMAL + 2  # the batcher's end of instant (per-device batchers: _LATE + device index)
 
 
 class _EndOfInstant(simpy.events.Event):
-    """Fires after every other event already due at this instant (priority below ``NORMAL``)."""
+    """Fires after every other event already due at this instant (priority below ``NORMAL``;
+    ``priority`` orders several of them: lower first)."""
 
-    def __init__(self, env: simpy.Environment):
+    def __init__(self, env: simpy.Environment, priority: int = _LATE):
         super().__init__(env)
         self._ok = True
         self._value = None
-        env.schedule(self, _LATE)
+        env.schedule(self, priority)
 
 
 class _UrgentTimeout(simpy.events.Event):
@@ -90,6 +92,8 @@ class Device:
         self.busy_since = 0
         self.busy_total = 0
         self._completing = False
+        self.idle = None  # the store its idle streams go to (shared, or its own when routed)
+        self.insvc = 0  # samples in service on it (join-shortest-queue's queue length)
         if self.track:
             timeline.append((0, d, self.clk, m.idle_power_w, self._temp_out(), REASON_NONE))
 
@@ -202,6 +206,22 @@ class SampleQueue:
         self.count -= n
         return first
 
+    def take_list(self, n: int) -> np.ndarray:
+        """Remove the first ``n`` samples, wherever they are numbered (per-device queues)."""
+        out = np.empty(n, dtype=np.int64)
+        i = 0
+        while i < n:
+            run = self.runs[0]
+            used = min(n - i, run[1])
+            out[i:i + used] = np.arange(run[0], run[0] + used)
+            run[0] += used
+            run[1] -= used
+            i += used
+            if run[1] == 0:
+                self.runs.popleft()
+        self.count -= n
+        return out
+
 
 def _issue(env, state: _State, queue: SampleQueue) -> None:
     q = len(state.q_issue)
@@ -219,6 +239,32 @@ def scheduled_arrivals(env, state: _State, queue: SampleQueue, arrivals_ns: np.n
         if t > env.now:
             yield env.timeout(t - env.now)
         _issue(env, state, queue)
+    state.issuer_finished = True
+    state.check_done()
+
+
+def routed_arrivals(env, state: _State, queues: list, devices: list, routing: int, arrivals_ns: np.ndarray,
+                    max_duration_ns: int):
+    """LoadGen's issue thread in front of per-device queues: each query (one sample) goes,
+    at its scheduled time and after that instant's completions, to the device with the
+    fewest samples queued plus in service (``routing`` 1, join-shortest-queue; ties to the
+    lowest index) or to device ``q mod replicas`` (``routing`` 2, round-robin)."""
+    R = len(devices)
+    for t in arrivals_ns:
+        t = int(t)
+        if max_duration_ns > 0 and t >= max_duration_ns:
+            break
+        if t > env.now:
+            yield env.timeout(t - env.now)
+        yield _EndOfInstant(env, _ARRIVE)
+        q = len(state.q_issue)
+        if routing == 1:
+            d = min(range(R), key=lambda e: (queues[e].count + devices[e].insvc, e))
+        else:
+            d = q % R
+        state.q_issue.append(env.now)
+        state.issued_samples += 1
+        queues[d].put(q, 1, env.now)
     state.issuer_finished = True
     state.check_done()
 
@@ -243,14 +289,17 @@ def closed_loop_issuer(env, state: _State, queue: SampleQueue, generated: int, m
     state.check_done()
 
 
-def batcher(env, state: _State, m, queue: SampleQueue, idle: simpy.PriorityStore, devices: list, rng):
-    """The SUT's dynamic batcher (``max_batch``, ``timeout_ns``) over every device's streams."""
+def batcher(env, state: _State, m, queue: SampleQueue, idle: simpy.PriorityStore, devices: list, rng,
+            priority: int = _LATE, routed: bool = False):
+    """The SUT's dynamic batcher (``max_batch``, ``timeout_ns``) over every device's streams
+    (one shared queue), or over one device's own queue (``routed``; ``devices`` is then that
+    device alone and ``priority`` orders the devices' decisions at one instant)."""
     while True:
         token = yield idle.get()  # some stream is idle
         while True:
             if queue.count == 0:
                 yield queue.at_least(1)
-            yield _EndOfInstant(env)  # this instant's completions and arrivals land first
+            yield _EndOfInstant(env, priority)  # this instant's completions and arrivals land first
             deadline = queue.oldest_issue_ns() + m.timeout_ns
             if queue.count >= m.max_batch or env.now >= deadline:
                 break
@@ -263,32 +312,34 @@ def batcher(env, state: _State, m, queue: SampleQueue, idle: simpy.PriorityStore
             idle.put(token)
             token = yield idle.get()
         size = min(queue.count, m.max_batch)
-        first = queue.take(size)
+        first = queue.take_list(size) if routed else queue.take(size)
         mult = draw_multiplier(rng, m.noise_kind, m.noise_sigma, m.noise_probs, m.noise_mults)
-        dev = devices[token.priority]
+        dev = devices[0] if routed else devices[token.priority]
         dev.flush()
         dev.inflight += 1
         svc = device_service_time_ns(
             m.batch_points, m.latency_points_ns, m.share_batches, m.share_values, size,
             m.ref_over_clock[dev.clk], dev.inflight, m.stream_gain, mult,
         )
-        end = first + size
-        state.start[first:end] = env.now
-        state.batch[first:end] = state.batches
-        state.device[first:end] = dev.d
-        state.clock[first:end] = dev.clk
+        sel = first if routed else slice(first, first + size)
+        state.start[sel] = env.now
+        state.batch[sel] = state.batches
+        state.device[sel] = dev.d
+        state.clock[sel] = dev.clk
         state.batches += 1
-        dev.inbox.put((first, size, svc))
+        dev.insvc += size
+        dev.inbox.put((sel, size, svc))
 
 
-def serve(env, state: _State, dev: Device, idle: simpy.PriorityStore, first: int, size: int, service_ns: int):
-    """One inference stream of a device executing one batch."""
+def serve(env, state: _State, dev: Device, idle: simpy.PriorityStore, sel, size: int, service_ns: int):
+    """One inference stream of a device executing one batch (samples ``sel``: a slice or indices)."""
     yield env.timeout(service_ns)
     dev._completing = True
     dev.flush()
     dev._completing = False
     dev.inflight -= 1
-    state.complete[first:first + size] = env.now
+    dev.insvc -= size
+    state.complete[sel] = env.now
     state.completed_samples += size
     idle.put(PriorityItem(dev.d, None))
     if state.query_done is not None:
@@ -357,20 +408,29 @@ def _apply_clock(env, dev: Device, new: int, delay: int):
     dev.row()
 
 
-def run(plan, m, rng: np.random.Generator, record: bool = True, latency_bound_ns: int = -1):
+def run(plan, m, rng: np.random.Generator, record: bool = True, latency_bound_ns: int = -1, routing: int = 0):
     """Same inputs and outputs as ``engine_numba.run_kernel``, computed with SimPy
-    (per-sample arrays are always kept; ``record`` is accepted for the same signature)."""
+    (per-sample arrays are always kept; ``record`` is accepted for the same signature).
+    ``routing`` as in ``run_kernel``: 0 one shared queue, 1 join-shortest-queue, 2 round-robin."""
     env = simpy.Environment()
     spq = plan.samples_per_query
     capacity = (plan.generated_queries if plan.closed else plan.arrivals_ns.shape[0]) * spq
     state = _State(env, spq, capacity)
-    queue = SampleQueue(env)
-    idle = simpy.PriorityStore(env)
     timeline: list = []
     devices = [Device(env, d, m, timeline) for d in range(m.replicas)]
-    for dev in devices:
-        env.process(device(env, state, dev, idle))
-    env.process(batcher(env, state, m, queue, idle, devices, rng))
+    if routing:
+        queues = [SampleQueue(env) for _ in devices]
+        for dev, q in zip(devices, queues):
+            dev.idle = simpy.PriorityStore(env)
+            env.process(device(env, state, dev, dev.idle))
+            env.process(batcher(env, state, m, q, dev.idle, [dev], rng, _LATE + dev.d, True))
+    else:
+        queue = SampleQueue(env)
+        idle = simpy.PriorityStore(env)
+        for dev in devices:
+            dev.idle = idle
+            env.process(device(env, state, dev, idle))
+        env.process(batcher(env, state, m, queue, idle, devices, rng))
     if m.gov_kind != GOV_NONE:
         for dev in devices:
             env.process(governor(env, dev))
@@ -381,6 +441,8 @@ def run(plan, m, rng: np.random.Generator, record: bool = True, latency_bound_ns
                 plan.min_duration_ns, plan.max_duration_ns,
             )
         )
+    elif routing:
+        env.process(routed_arrivals(env, state, queues, devices, routing, plan.arrivals_ns, plan.max_duration_ns))
     else:
         env.process(scheduled_arrivals(env, state, queue, plan.arrivals_ns, plan.max_duration_ns))
     env.run(until=state.done)

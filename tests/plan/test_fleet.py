@@ -48,8 +48,8 @@ def test_fleet_cli_json_and_the_chosen_config_is_valid_in_simulate(tmp_path):
     s = run(*cmd)
     assert s.returncode == 0, s.stderr
     assert json.loads(s.stdout)[0]["result_validity"] == "VALID"
-    bad = run("plan", "fleet", "--target-qps", "1000", "--latency-bound-ms", "15", "--profile", "a100", "--layout", "jsq")
-    assert bad.returncode == 2 and "--layout 'jsq'" in bad.stderr
+    bad = run("plan", "fleet", "--target-qps", "1000", "--latency-bound-ms", "15", "--profile", "a100", "--layout", "random")
+    assert bad.returncode == 2 and "--layout 'random'" in bad.stderr
 
 
 def test_governor_passes_through_and_energy_per_query_comes_from_the_device_model():
@@ -64,3 +64,25 @@ def test_governor_passes_through_and_energy_per_query_comes_from_the_device_mode
     assert 0 < capped["energy_per_query_j"] < free["energy_per_query_j"]
     with pytest.raises(SimbenchInputError):
         run_point(RunSpec(**{**base.__dict__, "governor": "turbo"}))
+
+
+def test_fleet_with_join_shortest_queue_and_its_rerun(tmp_path):
+    """--layout jsq sizes per-device queues through the engine's router; the printed simulate
+    command (with --routing jsq) re-runs the same configuration VALID."""
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "simbench.cli.main", *args], capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)
+
+    r = run("plan", "fleet", "--target-qps", "30000", "--latency-bound-ms", "15", "--profile", "a100",
+            "--layout", "jsq", "--min-duration-s", "3", "--quantile-run-s", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)
+    assert row["layout"] == "jsq" and row["verdict"] == "VALID" and row["devices"] >= 1
+    assert {p["layout"] for p in row["probes"]} == {"jsq"}
+    assert row["cost_per_hour_usd"] == pytest.approx(row["devices"] * row["price_per_hour_usd"])
+    assert row["cost_per_million_queries_usd"] == pytest.approx(row["cost_per_hour_usd"] / (30000 * 3600) * 1e6)
+    assert "--routing jsq" in row["simulate_command"]
+    s = run(*row["simulate_command"].split()[1:], "--out", str(tmp_path / "re"), "--json")
+    assert s.returncode == 0, s.stderr
+    out = json.loads(s.stdout)[0]
+    assert out["result_validity"] == "VALID"
