@@ -40,3 +40,36 @@ def test_peak_qps_table_and_bad_input():
     assert bad.returncode == 2 and "error: batching" in bad.stderr and "Traceback" not in bad.stderr
     real = run("plan", "peak-qps", "--sut", "null", "--batching", "dynamic:8")
     assert real.returncode == 2 and "--batching: applies to the simulated SUT" in real.stderr
+
+
+def test_peak_qps_of_a_real_sut_follows_findpeak_and_matches_a_real_run(tmp_path):
+    """--sut onnx:tiny (a real ONNX Runtime model, short runs): every probe is a real run; the
+    probes follow LoadGen's FindPeakPerformance (doubling from the starting rate while runs
+    pass, then bisection to 0.1 QPS), each verdict is the Server rule on its own counts, the
+    answer is the last passing bisection rate, and a real `simbench benchmark` run at the
+    starting rate issues the same queries as that probe (LoadGen's seeded schedule)."""
+    import math
+
+    flags = ["--target-qps", "200", "--min-duration-s", "0.25", "--min-query-count", "50", "--target-latency-ms", "20"]
+    r = run("plan", "peak-qps", "--sut", "onnx:tiny", *flags, "--peak-criterion", "loadgen", "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    probes = res["probes"]
+    assert probes[0]["target_qps"] == 200.0 and probes[0]["passed"]
+    for p in probes:
+        assert p["full_length"] and p["query_count"] >= 50
+        n, over = p["query_count"], p["overlatency_count"]
+        assert p["passed"] == (over <= n - math.floor(n * 0.99) - 1)  # LoadGen's Server rule
+    i = 0  # upper-bound phase: x2 (server_find_peak_qps_boundary_step_size = 1) while passing
+    while probes[i]["passed"]:
+        assert probes[i + 1]["target_qps"] == round(probes[i]["target_qps"] * 2, 1)
+        i += 1
+    lo, hi = probes[i - 1]["target_qps"], probes[i]["target_qps"]
+    for p in probes[i + 1:]:  # bisection, rounded to 0.1 QPS
+        assert p["target_qps"] == round((lo + hi) / 2, 1)
+        lo, hi = (p["target_qps"], hi) if p["passed"] else (lo, p["target_qps"])
+    assert res["peak_qps"] == lo and math.floor(lo * 10) + 1 >= math.floor(hi * 10)
+    b = run("benchmark", "--sut", "onnx:tiny", "--scenario", "Server", *flags, "--out", str(tmp_path / "real"), "--json")
+    assert b.returncode == 0, b.stderr
+    real = json.loads(b.stdout)[0]
+    assert real["result_query_count"] == probes[0]["query_count"]
