@@ -356,3 +356,40 @@ def test_f8_trace_import_of_a_missing_folder_or_a_file(tmp_path, monkeypatch):
     assert r.exit_code == 2 and _error(r) == "error: nosuch: no such folder"
     r = _invoke("trace", "import", "afile", cwd=tmp_path, monkeypatch=monkeypatch)
     assert r.exit_code == 2 and _error(r) == "error: afile: not a folder; expected a LoadGen output folder"
+
+
+# --- F10: the trace spill's first pyarrow import was inside the timed run ---------------
+
+
+def test_f10_trace_spill_is_built_before_the_run_clock_starts(tmp_path, monkeypatch):
+    """TraceSpill imports pyarrow.parquet when built (~60 ms the first time); built after
+    t0, every Server query of that stretch was issued late and a null SUT at 1,000 QPS came
+    out INVALID under simbench's engine but VALID under LoadGen. Checked by order, not time:
+    the spill is built (and its import done) before the run's clock starts."""
+    import time
+
+    from simbench.bench.loadgen import LoadGenerator
+    from simbench.bench.sut import NullSUT
+    from simbench.settings import Scenario, TestSettings
+    from simbench import trace as trace_mod
+
+    built_ns: list[int] = []
+    started_ns: list[int] = []
+    orig_init, orig_start = trace_mod.TraceSpill.__init__, trace_mod.TraceSpill.start
+
+    def init(self, *a, **k):
+        orig_init(self, *a, **k)
+        built_ns.append(time.perf_counter_ns())
+
+    def start(self):
+        started_ns.append(time.perf_counter_ns())
+        return orig_start(self)
+
+    monkeypatch.setattr(trace_mod.TraceSpill, "__init__", init)
+    monkeypatch.setattr(trace_mod.TraceSpill, "start", start)
+    s = TestSettings(scenario=Scenario.Server, server_target_qps=1000, min_duration_ms=20, min_query_count=10)
+    gen = LoadGenerator(NullSUT(), s, qsl_total_count=1024, qsl_performance_count=1024, spill_dir=tmp_path / "parts", spill_every_s=0.1)
+    run = gen.run()
+    assert run.trace is not None and len(run.trace) >= 10
+    assert len(built_ns) == 1 and len(started_ns) == 1
+    assert built_ns[0] < gen._t0 <= started_ns[0]
