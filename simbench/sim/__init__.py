@@ -399,9 +399,13 @@ def simulate(
         clock_col = np.round(grid).astype(np.int64)[out.clock_idx]
         timeline = _timeline(out, grid, sut, model)
     trace = Trace(
-        query_id=np.arange(nq, dtype=np.int64) if spq == 1 else np.repeat(np.arange(nq, dtype=np.int64), spq),
+        query_id=(np.arange(nq, dtype=np.int64) if spq == 1
+                  else np.zeros(spq, dtype=np.int64) if nq == 1  # Offline: one query (np.repeat's values, faster)
+                  else np.repeat(np.arange(nq, dtype=np.int64), spq)),
         sample_index=sched.sample_indices(nq),
-        issue_ns=np.repeat(np.asarray(q_issue, dtype=np.int64), spq) if spq > 1 else np.asarray(q_issue),
+        issue_ns=(np.asarray(q_issue) if spq == 1
+                  else np.full(spq, int(q_issue[0]), dtype=np.int64) if nq == 1
+                  else np.repeat(np.asarray(q_issue, dtype=np.int64), spq)),
         complete_ns=np.asarray(complete),
         start_ns=np.asarray(start),
         batch_id=np.asarray(batch),
