@@ -126,7 +126,8 @@ class Summary:
     result_valid : bool
         AND of the four checks below.
     perf_constraints_met : bool or None
-        Server only: ``sorted(latency)[floor(n*p)] <= target_latency_ns``.
+        Server only: ``sorted(latency)[floor(n*p)] <= target_latency_ns``; for token runs
+        (``tokens``) the TTFT and TPOT bounds instead.
     min_duration_met, min_queries_met, early_stopping_met : bool
     headline_value : float
         SingleStream/MultiStream: the target-percentile latency (ns); Server: completed

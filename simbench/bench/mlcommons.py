@@ -529,6 +529,14 @@ def _merge(lg_trace: Trace | None, issued, sink: _SutSideSink, eff) -> Trace:
         keep = np.flatnonzero(done)
         spq = eff.samples_per_query
         q = keep // spq if eff.scenario is not Scenario.Server else keep
+        masks = {"start_ns": c_arr[keep, 1] >= 0, "batch_id": c_arr[keep, 2] >= 0, "device_id": c_arr[keep, 3] >= 0}
+        tokens = {}
+        for name, rec in (("first_token_ns", sink.first_token_at), ("n_tokens", sink.n_tokens)):
+            if rec:  # LLM SUTs: what the SUT reported, on its own clock
+                v = np.array([rec.get(int(i), -1) for i in ids[keep]], dtype=np.int64)
+                tokens[name] = np.where(v >= 0, v - t0 if name == "first_token_ns" else v, 0)
+                if np.any(v < 0):
+                    masks[name] = v >= 0
         return Trace(
             query_id=q.astype(np.int64),
             sample_index=idx[keep],
@@ -538,8 +546,9 @@ def _merge(lg_trace: Trace | None, issued, sink: _SutSideSink, eff) -> Trace:
             start_ns=np.where(c_arr[keep, 1] >= 0, c_arr[keep, 1] - t0, 0),
             batch_id=c_arr[keep, 2],
             device_id=c_arr[keep, 3],
-            masks={"start_ns": c_arr[keep, 1] >= 0, "batch_id": c_arr[keep, 2] >= 0, "device_id": c_arr[keep, 3] >= 0},
+            masks=masks,
             metadata={"timestamps": "SUT side (no LoadGen per-sample trace)"},
+            **tokens,
         )
     # LoadGen's trace rows are query-major by (query_seq, sample_seq), and LoadGen numbers
     # samples in the order it issues them, so row r is the r-th sample the SUT received.

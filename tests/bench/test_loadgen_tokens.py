@@ -345,3 +345,19 @@ def test_sink_refuses_bad_token_reports():
     rec = _Recorder(8, 0)
     rec.note_issue(3)
     assert not rec.complete([1], n_tokens=-1) and "n_tokens=-1" in rec.failure
+
+
+def test_sut_side_trace_keeps_the_suts_tokens():
+    """Without LoadGen's per-sample log (unreadable, interrupted run), the SUT-side Trace still
+    carries the first tokens and counts the SUT reported, on its own clock."""
+    from simbench.bench.mlcommons import _merge, _SutSideSink
+    from simbench.settings import resolve
+
+    sink = _SutSideSink(lg)
+    sink.completed = {10: (1_500, -1, -1, -1), 11: (2_600, -1, -1, -1)}
+    sink.first_token_at = {10: 1_200}
+    sink.n_tokens = {10: 7, 11: 3}
+    eff = resolve(_llm_settings("Server"), 1000, 256)
+    tr = _merge(None, [(10, 3, 1_000), (11, 4, 2_000)], sink, eff)
+    assert tr.first_token_ns.tolist()[0] == 200 and tr.masks["first_token_ns"].tolist() == [True, False]
+    assert tr.n_tokens.tolist() == [7, 3] and tr.complete_ns.tolist() == [500, 1_600]
