@@ -103,6 +103,7 @@ def _scenario_figures(d: Path, max_bins: int) -> tuple[list[tuple[str, Any]], di
             ar = go.Figure(go.Scatter(x=xa, y=arr, mode="lines", name="arrivals/s"))
             ar.update_layout(title=f"{name}: query arrival rate over time", xaxis_title="time (s)", yaxis_title="queries/s")
             figs.append((f"{name}: arrival rate", ar))
+            figs += _token_figures(tp, name, issue, complete, summary)
             b = tab.column("batch_id")
             if b.null_count < len(b):
                 bid = b.to_numpy(zero_copy_only=False)
@@ -141,6 +142,48 @@ def _scenario_figures(d: Path, max_bins: int) -> tuple[list[tuple[str, Any]], di
         "folder": d.name,
     }
     return figs, row
+
+
+def _cdf_figure(values_ns: np.ndarray, title: str, bound_ns: int | None, bound_label: str):
+    import plotly.graph_objects as go
+
+    n = values_ns.size
+    srt = np.sort(values_ns)
+    idx = np.unique(np.linspace(0, n - 1, min(n, 2000)).astype(np.int64))
+    fig = go.Figure(go.Scatter(x=srt[idx] / 1e6, y=(idx + 1) / n, mode="lines", name="CDF"))
+    for p in _PCTS:
+        fig.add_vline(x=srt[min(int(n * p), n - 1)] / 1e6, line_dash="dot", line_color="gray",
+                      annotation_text=f"p{p * 100:g}", annotation_position="top")
+    if bound_ns:
+        fig.add_vline(x=bound_ns / 1e6, line_color="red", annotation_text=f"{bound_label} {bound_ns / 1e6:g} ms",
+                      annotation_position="bottom right")
+    fig.update_layout(title=title, xaxis_title="ms", yaxis_title="fraction of samples")
+    return fig
+
+
+def _token_figures(tp: Path, name: str, issue: np.ndarray, complete: np.ndarray, summary: dict[str, Any]) -> list[tuple[str, Any]]:
+    """TTFT and TPOT CDFs of an LLM run (a trace with token columns; docs/token-latencies.md)."""
+    import pyarrow.parquet as pq
+
+    from simbench.stats import time_per_output_token_ns
+
+    cols = set(pq.read_schema(tp).names)
+    if not {"first_token_ns", "n_tokens"} <= cols:
+        return []
+    tab = pq.read_table(tp, columns=["first_token_ns", "n_tokens"])
+    first, ntok = tab.column("first_token_ns"), tab.column("n_tokens")
+    if first.null_count or ntok.null_count or not len(first):
+        return []  # absent or partial: the summary says why (its warnings)
+    ttft = first.to_numpy(zero_copy_only=False) - issue
+    tpot = time_per_output_token_ns(ttft, complete - issue, ntok.to_numpy(zero_copy_only=False))
+    eff = summary.get("effective_settings") or {}
+    server = name == "Server"
+    return [
+        (f"{name}: TTFT CDF", _cdf_figure(ttft, f"{name}: time to first token CDF ({ttft.size:,} samples)",
+                                          eff.get("server_ttft_latency") if server else None, "ttft_latency")),
+        (f"{name}: TPOT CDF", _cdf_figure(tpot, f"{name}: time per output token CDF (LoadGen's (latency - TTFT) / (n_tokens - 1))",
+                                          eff.get("server_tpot_latency") if server else None, "tpot_latency")),
+    ]
 
 
 def build_report(path: str | Path, *, max_bins: int = 1000) -> str:

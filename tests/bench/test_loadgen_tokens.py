@@ -361,3 +361,19 @@ def test_sut_side_trace_keeps_the_suts_tokens():
     tr = _merge(None, [(10, 3, 1_000), (11, 4, 2_000)], sink, eff)
     assert tr.first_token_ns.tolist()[0] == 200 and tr.masks["first_token_ns"].tolist() == [True, False]
     assert tr.n_tokens.tolist() == [7, 3] and tr.complete_ns.tolist() == [500, 1_600]
+
+
+def test_html_report_shows_ttft_and_tpot(tmp_path):
+    from simbench.bench.loadgen import LoadGenerator
+    from simbench.bench.sut import NullLLMSUT
+    from simbench.report import summary_to_json
+    from simbench.report.html import build_report
+    from simbench.trace import write_trace
+
+    run = LoadGenerator(NullLLMSUT(), _llm_settings("Server"), qsl_total_count=1000, qsl_performance_count=256).run()
+    d = tmp_path / "Server"
+    write_trace(run.trace, d / "trace.parquet")
+    (d / "summary.json").write_text(summary_to_json(run.summary))
+    page = build_report(tmp_path)
+    assert "time to first token CDF" in page and "time per output token CDF" in page
+    assert "ttft_latency 50 ms" in page  # the Server bound drawn on the TTFT CDF
