@@ -232,7 +232,7 @@ def llm_folder_texts(tmp_path_factory):
 
 
 def test_broken_llm_logs_raise_only_input_errors(llm_folder_texts, tmp_path_factory):
-    """Token records and accuracy entries mutated at random (100 examples): the import and
+    """Token records and accuracy entries mutated at random (60 examples): the import and
     the summary either work or raise a SimbenchInputError; never a traceback."""
     import tempfile
 
@@ -244,7 +244,7 @@ def test_broken_llm_logs_raise_only_input_errors(llm_folder_texts, tmp_path_fact
     values = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
                        st.text(max_size=4), st.lists(st.integers(), max_size=2))
 
-    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.sampled_from(["accuracy", "accuracy", "trace", "cut"]), st.integers(0, 10**6), values,
            st.sampled_from(["token_count", "seq_id", "issue_delay", "issue_to_done", "complete_ns", "sample_seq", "ts"]))
     def check(target, pos, value, field):
@@ -316,11 +316,17 @@ def test_mlcommons_engine_passes_the_suts_tokens_to_loadgen(scenario, tmp_path):
         assert label in render_text(run.summary) and label in theirs
 
 
-def test_simbench_engine_records_the_suts_tokens(tmp_path):
+@pytest.fixture(scope="module")
+def simbench_llm_run():
+    """NullLLMSUT's Server run under the simbench engine (shared by two tests)."""
     from simbench.bench.loadgen import LoadGenerator
     from simbench.bench.sut import NullLLMSUT
 
-    run = LoadGenerator(NullLLMSUT(), _llm_settings("Server"), qsl_total_count=1000, qsl_performance_count=256).run()
+    return LoadGenerator(NullLLMSUT(), _llm_settings("Server"), qsl_total_count=1000, qsl_performance_count=256).run()
+
+
+def test_simbench_engine_records_the_suts_tokens(simbench_llm_run):
+    run = simbench_llm_run
     tr, tok = run.trace, run.summary.tokens
     np.testing.assert_array_equal(tr.n_tokens, 2 + (tr.sample_index * 7) % 13)
     ttft = tr.first_token_ns - tr.issue_ns
@@ -363,14 +369,12 @@ def test_sut_side_trace_keeps_the_suts_tokens():
     assert tr.n_tokens.tolist() == [7, 3] and tr.complete_ns.tolist() == [500, 1_600]
 
 
-def test_html_report_shows_ttft_and_tpot(tmp_path):
-    from simbench.bench.loadgen import LoadGenerator
-    from simbench.bench.sut import NullLLMSUT
+def test_html_report_shows_ttft_and_tpot(simbench_llm_run, tmp_path):
     from simbench.report import summary_to_json
     from simbench.report.html import build_report
     from simbench.trace import write_trace
 
-    run = LoadGenerator(NullLLMSUT(), _llm_settings("Server"), qsl_total_count=1000, qsl_performance_count=256).run()
+    run = simbench_llm_run
     d = tmp_path / "Server"
     write_trace(run.trace, d / "trace.parquet")
     (d / "summary.json").write_text(summary_to_json(run.summary))
