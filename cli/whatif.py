@@ -27,7 +27,7 @@ _RUN = "Sweep and output"
 
 @handle_errors
 def whatif(
-    sweep: Annotated[List[str], typer.Option("--sweep", help="NAME=START:STOP:COUNT (evenly spaced, ends included) or NAME=V1,V2,... Repeat for a grid. NAME: target_qps, target_latency_ms, min_duration_s, min_query_count, batching, batching.max_batch, batching.timeout_us, replicas, arrival, governor, seed, profile, model, or any TestSettings field.", rich_help_panel=_RUN)],
+    sweep: Annotated[List[str], typer.Option("--sweep", help="NAME=START:STOP:COUNT (evenly spaced, ends included) or NAME=V1,V2,... Repeat for a grid. NAME: target_qps, target_latency_ms, min_duration_s, min_query_count, batching, batching.max_batch, batching.timeout_us, replicas, arrival, governor, routing (shared, jsq, round-robin), seed, profile, model, or any TestSettings field.", rich_help_panel=_RUN)],
     out: Annotated[str, typer.Option(help="Output folder: sweep.json, points/, sweep.parquet, figures.html.", rich_help_panel=_RUN)],
     profile: Annotated[str, typer.Option(help="Shipped profile name or a profile YAML path.", rich_help_panel=_SUT)] = "a100",
     model: Annotated[Optional[str], typer.Option(help="Model in the profile (default: its first).", rich_help_panel=_SUT)] = None,
