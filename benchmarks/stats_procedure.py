@@ -12,7 +12,8 @@ appended to the JSON-lines file as they finish, so an interrupted group keeps it
 Groups: ``mm1`` = M/M/1 (QueueLaw, Poisson) at rho 0.5/0.8/0.9, p90 and p99; ``gim1`` = GI/M/1
 with bursty Gamma arrivals (shape 0.25, cv 2) at rho 0.5/0.8/0.9, p99; ``simulator`` = the
 simulator's a100 ResNet-50 Server with the profile's dynamic batcher at 50/70/90/95 % load
-(Poisson) and with bursty Gamma cv 2 arrivals at 50 %, p99; ``warmup`` = i.i.d. latencies whose
+(Poisson) and with bursty Gamma cv 2 arrivals at 50 %, and without batching at 50 % (about M/D/1:
+Poisson arrivals, near-deterministic service, i.e. a GI/G/1 queue with non-exponential service), p99; ``warmup`` = i.i.d. latencies whose
 first 2 % are twice as slow (the issue's case): how often the procedure flags it.
 """
 
@@ -40,11 +41,15 @@ def _rows(group: str, args):
     elif group == "simulator":
         from simbench.plan.coverage import SimulatorLaw
 
-        for load, arrival in ((0.5, "poisson"), (0.7, "poisson"), (0.9, "poisson"), (0.95, "poisson"),
-                              (0.5, "gamma:2")):
-            law = SimulatorLaw(load, batching="dynamic", arrival=arrival, reference_queries=args.reference_queries,
+        for load, arrival, batching in ((0.5, "poisson", "dynamic"), (0.7, "poisson", "dynamic"),
+                                        (0.9, "poisson", "dynamic"), (0.95, "poisson", "dynamic"),
+                                        (0.5, "gamma:2", "dynamic"), (0.5, "poisson", "none")):
+            label = f"a100 Server {batching} {arrival} load={load}"
+            if args.only and args.only not in label:
+                continue  # building a SimulatorLaw costs a reference run
+            law = SimulatorLaw(load, batching=batching, arrival=arrival, reference_queries=args.reference_queries,
                                workers=args.workers)
-            yield f"a100 Server dynamic {arrival} load={load}", law, 0.99
+            yield label, law, 0.99
 
 
 def _simulator_true_tau(law, p, m):
@@ -82,6 +87,7 @@ def main() -> None:
     parser.add_argument("--warmup-replications", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default=None, help="run only rows whose label contains this")
+    parser.add_argument("--percentile", type=float, default=None, help="run only rows at this p (fraction)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--render", default=None)
     args = parser.parse_args()
@@ -99,7 +105,7 @@ def main() -> None:
     from simbench.stats.sample_size import sample_size
 
     for label, law, p in _rows(args.group, args):
-        if args.only and args.only not in label:
+        if (args.only and args.only not in label) or (args.percentile is not None and p != args.percentile):
             continue
         start = time.perf_counter()
         true_tau = None

@@ -43,7 +43,9 @@ Sample sizes and confidence intervals
 ``required_queries``               queries a correlated system needs -> ``RequiredQueriesResult``
 ``stationarity_diagnostics``       warm-up / drift checks -> ``StationarityResult``
 ``mser5_truncation``               MSER-5 warm-up truncation point
+``run_statistics``                 τ, bound, corrected count, warnings for a Summary -> ``RunStatistics``
 ``StationarityResult``             record returned by ``stationarity_diagnostics``
+``RunStatistics``                  record returned by ``run_statistics`` (the Summary's statistics_* fields)
 ``SampleSizeResult``               record returned by ``sample_size``
 ``PercentileConfidenceInterval``   record returned by ``percentile_ci``
 ``AutocorrelationResult``          record returned by ``indicator_autocorrelation``
@@ -122,6 +124,7 @@ from simbench.stats.percentile import (
     loadgen_percentile_index,
     loadgen_percentiles,
 )
+from simbench.stats.run_statistics import RunStatistics, run_statistics
 from simbench.stats.tokens import (
     LOADGEN_REPORTED_PERCENTILES,
     LatencyStats,
@@ -197,6 +200,7 @@ __all__ = [
     "ProcedureValidationResult",
     "QueueLaw",
     "RequiredQueriesResult",
+    "RunStatistics",
     "SampleSizeResult",
     "StationarityResult",
     "ReplicatedLaw",
@@ -221,6 +225,7 @@ __all__ = [
     "percentile_ci_ranks",
     "required_queries",
     "round_up_to_multiple",
+    "run_statistics",
     "sample_latencies",
     "sample_size",
     "server_early_stopping",
