@@ -232,3 +232,11 @@ def test_validation_names_the_argument():
         server_early_stopping(-1, 0, 0.99)
     with pytest.raises(ValueError, match="latencies_ns"):
         latency_early_stopping([], 0.9)
+
+
+def test_h_at_loadgens_rounding_boundary_is_the_exact_one():
+    """docs/statistics.md §6: at t = 8,550, p99 LoadGen's double-precision series gives h = 868,100
+    (benchmarks/loadgen_h_arithmetic.py); the exact binomial tail says 868,101."""
+    h = min_passing_queries(8550, 0.99)
+    assert h == 868_101
+    assert binom.cdf(8550, h + 8550, 0.01) < 0.01 <= binom.cdf(8550, h - 1 + 8550, 0.01)
