@@ -162,9 +162,9 @@ def _statistics_lines(extra: dict[str, Any]) -> list[str]:
     pct = f"{extra['statistics_percentile'] * 100:.1f}th"
     lines = ["", "Statistics warnings (simbench; docs/statistics.md, simbench stats required-queries):"]
     if extra.get("statistics_tau") is not None:
-        lines.append(f"tau of the {pct} percentile indicator : {extra['statistics_tau']:.2f} "
+        lines.append(f"{'tau of the ' + pct + ' percentile indicator':<38} : {extra['statistics_tau']:.2f} "
                      f"(upper bound {extra['statistics_tau_high']:.2f})")
-        lines.append(f"Queries needed (Eq. 2 x tau upper)  : {extra['statistics_required_queries']}")
+        lines.append(f"{'Queries needed (Eq. 2 x tau upper)':<38} : {extra['statistics_required_queries']}")
     lines += [f" * {w}" for w in warnings]
     return lines
 

@@ -89,7 +89,8 @@ def test_summary_json_and_text_carry_the_warnings():
     assert d["statistics_tau_low"] <= d["statistics_tau"] <= d["statistics_tau_high"]
     text = render_text(warm)
     assert "Statistics warnings (simbench; docs/statistics.md, simbench stats required-queries):" in text
-    assert f"Queries needed (Eq. 2 x tau upper)  : {d['statistics_required_queries']}" in text
+    assert f"Queries needed (Eq. 2 x tau upper)     : {d['statistics_required_queries']}" in text
+    assert f"tau of the 99.0th percentile indicator : {d['statistics_tau']:.2f} (upper bound" in text
     assert " * warm-up: the first 10 % of queries exceed the p99" in text
     json.dumps(d)  # JSON-able as written to summary.json
     iid = summarize(_trace(np.random.default_rng(5).exponential(1e6, 270_336).astype(np.int64)), _server())
