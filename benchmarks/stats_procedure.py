@@ -90,9 +90,10 @@ def main() -> None:
     parser.add_argument("--percentile", type=float, default=None, help="run only rows at this p (fraction)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--render", default=None)
+    parser.add_argument("--compact", action="store_true", help="--render: one line per case (the docs' table)")
     args = parser.parse_args()
     if args.render:
-        render(args.render)
+        (render_compact if args.compact else render)(args.render)
         return
     if args.group == "warmup":
         row = {"group": "warmup", **_warmup(args)}
@@ -119,6 +120,30 @@ def main() -> None:
         if args.json:
             with open(args.json, "a") as f:
                 f.write(json.dumps(row) + "\n")
+
+
+def render_compact(path: str) -> None:
+    """One line per case: Geyer's procedure (direct and conditional) and the other estimators' conditional."""
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    print("| case | p | true τ at p (s.e.) | median τ̂ [τ_high], Geyer | τ_high < τ | flagged | median N [p10, p90] | "
+          "**direct coverage %** (fresh runs) | conditional %: Geyer / acf / OBM | s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        if row["group"] == "warmup":
+            continue
+        e = {x["method"]: x for x in row["estimates"]}
+        g = e["geyer"]
+        tau, tau_se = row["true_tau"][1], row["true_tau_standard_error"][1]
+        tau_cell = "–" if not math.isfinite(tau) else f"{tau:,.1f}" + (f" (±{tau_se:.1f})" if tau_se else "")
+        below = g["tau_high_below_true"]
+        direct = (f"**{_pct(g['direct_coverage'], g['direct_standard_error'])}** ({g['direct_replications']:,})"
+                  if g["direct_replications"] else "–")
+        cond = " / ".join(_pct(e[m]["conditional_coverage"], e[m]["conditional_standard_error"]) if m in e else "–"
+                          for m in ("geyer", "acf", "obm"))
+        print(f"| {row['label']} | {row['percentile']:g} | {tau_cell} | {g['tau_median']:,.1f} [{g['tau_high_median']:,.1f}] | "
+              f"{'–' if below != below else f'{100 * below:.0f} %'} | {100 * g['flagged']:.0f} % | "
+              f"{g['corrected_median']:,} [{g['corrected_p10']:,}, {g['corrected_p90']:,}] | {direct} | {cond} | "
+              f"{row['wall_s']:.0f} |")
 
 
 def _pct(value, se=None) -> str:
