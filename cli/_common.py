@@ -346,3 +346,23 @@ def escape_help_markup(app: typer.Typer) -> None:
         done.add(id(t))
 
     walk(app)
+
+
+def parse_scenarios(text: str) -> tuple:
+    """``--scenario``: ``all``, one scenario or a comma list (case-insensitive), each at most
+    once; an error names the flag."""
+    from simbench.errors import SimbenchInputError
+    from simbench.settings import Scenario
+
+    if text.strip().lower() == "all":
+        return tuple(Scenario)
+    out = []
+    for item in text.split(","):
+        try:
+            s = Scenario.parse(item.strip())
+        except SimbenchInputError as exc:
+            raise SimbenchInputError(f"--scenario {text}: " + str(exc).removeprefix("scenario: ")) from None
+        if s in out:
+            raise SimbenchInputError(f"--scenario {text}: {s.value} is given twice (each scenario runs once and writes its own folder)")
+        out.append(s)
+    return tuple(out)

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from simbench.cli._common import (
+    parse_scenarios,
     BATCHING_HELP,
     MAX_DURATION_S,
     MAX_LATENCY_MS,
@@ -99,10 +100,7 @@ def benchmark(
     from simbench.report import render_text, summary_to_dict
     from simbench.settings import Scenario
 
-    if scenario.strip().lower() == "all":
-        scenarios = tuple(Scenario)
-    else:
-        scenarios = tuple(Scenario.parse(s) for s in scenario.split(","))
+    scenarios = parse_scenarios(scenario)
     opts = BenchmarkOptions(
         sut=sut,
         model=model,
@@ -122,6 +120,12 @@ def benchmark(
         force=force,
     )
     err = console(stderr=True)
+    from simbench.settings import base_model_name, official_conf_entries
+
+    conf_models = {e.model for e in official_conf_entries()} - {"*"}
+    if model not in conf_models and base_model_name(model) not in conf_models:
+        err.print(f"note: --model {model}: not a model of mlperf.conf, so only its '*' entries apply"
+                  " (LoadGen's rule); official models: " + ", ".join(sorted(conf_models)), highlight=False, soft_wrap=True)
     for note in _inapplicable_flag_notes(sut, scenarios, target_qps, target_latency_ms, workers, threads, batching):
         err.print(f"note: {note}", highlight=False)
     out_c = console()

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from simbench.cli._common import (
+    parse_scenarios,
     BATCHING_HELP,
     MAX_DURATION_S,
     MAX_LATENCY_MS,
@@ -83,10 +84,7 @@ def simulate(
     from simbench.report import render_text, summary_to_dict
     from simbench.settings import Scenario
 
-    if scenario.strip().lower() == "all":
-        scenarios = tuple(Scenario)
-    else:
-        scenarios = tuple(Scenario.parse(s) for s in scenario.split(","))
+    scenarios = parse_scenarios(scenario)
     if target_qps is not None and target_qps <= 0:
         raise SimbenchInputError(f"--target-qps: expected > 0 queries/s, got {target_qps:g}")
     if target_latency_ms is not None and target_latency_ms <= 0:

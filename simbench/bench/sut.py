@@ -435,8 +435,13 @@ def make_sut(
 
         if target in BUILTIN_MODELS:
             return OnnxSUT(model_path(target), threads=threads, workers=workers, batching=batching, name=f"onnx:{target}")
+        p = Path(target)
+        if p.is_dir() or not p.exists():
+            builtins = ", ".join(f"onnx:{m}" for m in BUILTIN_MODELS)
+            what = "is a folder" if p.is_dir() else "no such file"
+            raise SimbenchInputError(f"--sut {spec}: {target}: {what}; expected an .onnx file or a built-in model ({builtins})")
         return OnnxSUT(target, threads=threads, workers=workers, batching=batching)
     raise SimbenchInputError(
-        f"--sut: expected 'null', 'null-llm', 'onnx:resnet50', 'onnx:tiny', 'onnx:PATH', PATH.onnx or"
+        f"--sut: expected 'null', 'null-llm', 'onnx:resnet50', 'onnx:small', 'onnx:tiny', 'onnx:PATH', PATH.onnx or"
         f" http://HOST:PORT/v2/models/NAME, got {spec!r}"
     )

@@ -393,3 +393,44 @@ def test_f10_trace_spill_is_built_before_the_run_clock_starts(tmp_path, monkeypa
     assert run.trace is not None and len(run.trace) >= 10
     assert len(built_ns) == 1 and len(started_ns) == 1
     assert built_ns[0] < gen._t0 <= started_ns[0]
+
+
+# --- F15-F17: --scenario, --model, --sut ---------------------------------------------
+
+
+@pytest.mark.parametrize("cmd", [["simulate"], ["benchmark", "--sut", "null"]])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("Bogus", "error: --scenario Bogus: unknown value 'Bogus'; expected one of SingleStream, MultiStream, Server, Offline"),
+        ("Offline,", "error: --scenario Offline,: unknown value ''"),
+        ("Offline,offline", "error: --scenario Offline,offline: Offline is given twice"),
+    ],
+)
+def test_f15_scenario_list_errors_name_the_flag(tmp_path, monkeypatch, cmd, value, expected):
+    """A repeated scenario ran twice into the same folder; an unknown one said 'scenario:'."""
+    r = _invoke(*cmd, "--scenario", value, "--out", "o", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r).startswith(expected)
+    assert not (tmp_path / "o").exists()
+
+
+def test_f16_benchmark_unknown_model_is_noted_not_silent(tmp_path, monkeypatch):
+    """--model picks the mlperf.conf entry; a name mlperf.conf lacks (a typo) silently fell
+    back to the '*' entries. LoadGen allows it (own models), so it is a note, not an error."""
+    args = ("benchmark", "--sut", "null", "--scenario", "Offline", "--min-query-count", "8", "--min-duration-s", "0")
+    r = _invoke(*args, "--model", "resnet-50", "--out", "o1", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 0, r.output
+    assert "note: --model resnet-50: not a model of mlperf.conf, so only its '*' entries apply" in r.stderr
+    r = _invoke(*args, "--model", "bert-99", "--out", "o2", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 0 and "note: --model" not in r.stderr  # bert-99 is mlperf.conf's bert
+
+
+def test_f17_benchmark_sut_names_the_flag_and_the_builtins(tmp_path, monkeypatch):
+    (tmp_path / "d").mkdir()
+    r = _invoke("benchmark", "--sut", "onnx:nope", "--out", "o", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2
+    assert _error(r) == "error: --sut onnx:nope: nope: no such file; expected an .onnx file or a built-in model (onnx:resnet50, onnx:small, onnx:tiny)"
+    r = _invoke("benchmark", "--sut", "onnx:d", "--out", "o", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2 and "--sut onnx:d: d: is a folder" in _error(r)
+    assert not (tmp_path / "o").exists()
