@@ -50,3 +50,23 @@ def test_too_few_queries_text_equals_loadgen(queries, percentile, needed, tmp_pa
     detail = dict(imported.detail, early_stopping_latency_ss=0)
     if d["early_stopping_latency_ss"]:
         assert math.isinf(compare_with_loadgen(imported.summary, detail)["early_stopping_latency_ss"]["rel_diff"])
+
+
+@pytest.mark.parametrize("queries,percentile", [(1000, 0.9), (7000, 0.999)])
+def test_passing_runs_text_equals_loadgen(queries, percentile, tmp_path):
+    """Enough queries for both estimates: the whole block, the validity lines and both logged
+    estimates equal LoadGen's (7,000 > 6,636 = h(1) + 1 at p99.9)."""
+    settings = short_settings("SingleStream", min_query_count=queries, max_query_count=queries, min_duration_ms=1,
+                              single_stream_target_latency_percentile=percentile)
+    run_mlcommons(NullSUT(), settings, qsl_total_count=1000, qsl_performance_count=256, log_dir=tmp_path)
+    loadgen_text = (tmp_path / "mlperf_log_summary.txt").read_text()
+    imported = import_loadgen_dir(tmp_path)
+    ours = render_text(imported.summary)
+    assert _block(ours) == _block(loadgen_text)
+    assert any(line.startswith(" * Early stopping 99.0th percentile estimate: ") for line in _block(ours))
+    for label in ("Result is", "  Min duration satisfied", "  Min queries satisfied", "  Early stopping satisfied"):
+        theirs = [line for line in loadgen_text.splitlines() if line.startswith(label)]
+        assert theirs and theirs == [line for line in ours.splitlines() if line.startswith(label)], label
+    d = summary_to_dict(imported.summary)
+    for key in ("early_stopping_latency_ss", "early_stopping_latency_ms"):
+        assert d[key] == imported.detail[key] > 0, key
