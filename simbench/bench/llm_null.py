@@ -41,11 +41,16 @@ class TokenNullSUT:
         these, plus scheduling jitter.
     short_every : int
         0, or report 1 token for every ``short_every``-th QSL index (LoadGen's error path).
+    first_token : bool
+        Report first tokens (False: only completions with ``n_tokens``, as an Offline LLM
+        SUT does; LoadGen records no first token in Offline anyway).
     """
 
-    def __init__(self, ttft_s: float = 0.002, per_token_s: float = 0.0002, short_every: int = 0) -> None:
+    def __init__(self, ttft_s: float = 0.002, per_token_s: float = 0.0002, short_every: int = 0,
+                 first_token: bool = True) -> None:
         self.lg = require_loadgen()
         self.ttft_s, self.per_token_s, self.short_every = float(ttft_s), float(per_token_s), int(short_every)
+        self.first_token = bool(first_token)
         self.cv = threading.Condition()
         self.heap: list = []
         self.stopped = False
@@ -60,7 +65,8 @@ class TokenNullSUT:
         with self.cv:
             for q in samples:
                 n = null_token_count(q.index, self.short_every)
-                heapq.heappush(self.heap, (now + self.ttft_s, 0, q.id, n))
+                if self.first_token:
+                    heapq.heappush(self.heap, (now + self.ttft_s, 0, q.id, n))
                 heapq.heappush(self.heap, (now + self.ttft_s + self.per_token_s * max(n - 1, 1), 1, q.id, n))
             self.cv.notify()
 
@@ -101,6 +107,7 @@ def run_token_loadgen(
     min_duration_ms: int = 300,
     short_every: int = 0,
     accuracy_log_probability: float = 1.0,
+    first_token: bool = True,
 ) -> Path:
     """Run ``TokenNullSUT`` under the official LoadGen with ``use_token_latencies``.
 
@@ -120,6 +127,8 @@ def run_token_loadgen(
     accuracy_log_probability : float
         1.0 logs every response, with its ``token_count``, to ``mlperf_log_accuracy.json``
         (LoadGen's only per-sample record of token counts).
+    first_token : bool
+        See ``TokenNullSUT``.
 
     Returns
     -------
@@ -143,7 +152,7 @@ def run_token_loadgen(
     log.log_output.outdir = str(out)
     log.log_output.copy_summary_to_stdout = False
     log.enable_trace = True
-    sut = TokenNullSUT(short_every=short_every)
+    sut = TokenNullSUT(short_every=short_every, first_token=first_token)
     lg_sut = lg.ConstructSUT(sut.issue, lambda: None)
     lg_qsl = lg.ConstructQSL(100, 100, lambda idx: None, lambda idx: None)
     try:
