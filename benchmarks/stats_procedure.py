@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import time
 from dataclasses import asdict
 
@@ -45,7 +46,7 @@ def _rows(group: str, args):
                                         (0.9, "poisson", "dynamic"), (0.95, "poisson", "dynamic"),
                                         (0.5, "gamma:2", "dynamic"), (0.5, "poisson", "none")):
             label = f"a100 Server {batching} {arrival} load={load}"
-            if args.only and args.only not in label:
+            if args.only and not re.search(args.only, label):
                 continue  # building a SimulatorLaw costs a reference run
             law = SimulatorLaw(load, batching=batching, arrival=arrival, reference_queries=args.reference_queries,
                                workers=args.workers)
@@ -86,7 +87,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--warmup-replications", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", default=None, help="run only rows whose label contains this")
+    parser.add_argument("--only", default=None, help="run only rows whose label matches this regular expression "
+                        "(re.search: a plain substring works; end with $ to exclude longer labels)")
     parser.add_argument("--percentile", type=float, default=None, help="run only rows at this p (fraction)")
     parser.add_argument("--json", default=None)
     parser.add_argument("--render", default=None)
@@ -106,7 +108,7 @@ def main() -> None:
     from simbench.stats.sample_size import sample_size
 
     for label, law, p in _rows(args.group, args):
-        if (args.only and args.only not in label) or (args.percentile is not None and p != args.percentile):
+        if (args.only and not re.search(args.only, label)) or (args.percentile is not None and p != args.percentile):
             continue
         start = time.perf_counter()
         true_tau = None
