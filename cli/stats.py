@@ -530,7 +530,6 @@ NARROW_COLUMNS = 120
 
 def _validation_table(result, width: int = 200):
     from rich.console import Group
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -547,7 +546,7 @@ def _validation_table(result, width: int = 200):
         table.add_column(column, justify="left" if column in ("check", "event") else "right", overflow="fold")
     for check in result.checks:
         numbers = (_pct(check.coverage), _pct(check.standard_error), _pct(check.nominal), _pct(check.target))
-        table.add_row(check.check, *((escape(check.description),) if not narrow else ()), *numbers)
+        table.add_row(check.check, *((check.description,) if not narrow else ()), *numbers)
     if not narrow:
         return table
     events = [Text(f"{check.check}: {check.description}", overflow="fold") for check in result.checks]
@@ -588,7 +587,6 @@ def _correlated_cells(row) -> list[tuple[str, str]]:
 
 def _correlated_table(rows, width: int = 200):
     from rich.console import Group
-    from rich.markup import escape
     from rich.table import Table
 
     first = rows[0]["result"].official
@@ -599,15 +597,15 @@ def _correlated_table(rows, width: int = 200):
         for name, _ in _correlated_cells(rows[0]):
             table.add_column(name, justify="left" if name.startswith("case") else "right", overflow="fold")
         for row in rows:
-            table.add_row(*(escape(value) for _, value in _correlated_cells(row)))
+            table.add_row(*(value for _, value in _correlated_cells(row)))
         return table
     tables = []
     for row in rows:
-        table = Table(title=escape(row["label"]), title_justify="left")
+        table = Table(title=row["label"], title_justify="left")
         table.add_column("quantity", overflow="fold")
         table.add_column("value", justify="right", overflow="fold")
         for name, value in _correlated_cells(row)[1:]:
-            table.add_row(name, escape(value))
+            table.add_row(name, value)
         tables.append(table)
     from rich.text import Text
 
@@ -635,7 +633,6 @@ def _procedure_cells(row) -> list[tuple[str, str]]:
 
 def _procedure_table(rows, width: int = 200):
     from rich.console import Group
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -645,11 +642,11 @@ def _procedure_table(rows, width: int = 200):
              f"{first.tau_confidence:g}; (MC s.e.)")
     tables = []
     for row in rows:
-        table = Table(title=escape(row["label"]), title_justify="left")
+        table = Table(title=row["label"], title_justify="left")
         table.add_column("quantity", overflow="fold")
         table.add_column("value", justify="right", overflow="fold")
         for name, value in _procedure_cells(row)[1:]:
-            table.add_row(escape(name), escape(value))
+            table.add_row(name, value)
         tables.append(table)
     return Group(Text(title, overflow="fold"), *tables)
 
