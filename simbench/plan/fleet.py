@@ -47,7 +47,7 @@ import numpy as np
 
 from simbench.errors import SimbenchInputError
 
-__all__ = ["FleetRow", "size_fleet", "erlang_c", "erlang_c_guess", "default_governors", "LAYOUTS"]
+__all__ = ["FleetRow", "size_fleet", "erlang_c", "erlang_c_guess", "default_governors", "quick_governors", "LAYOUTS"]
 
 LAYOUTS = ("shared", "round-robin", "jsq")
 
@@ -205,6 +205,15 @@ def _probe(settings, sut, layout: str, service_seed: int):
     return bool(ok), n, over, (energy if sut.dvfs is not None else None)
 
 
+def quick_governors(profile) -> tuple[str | None, ...]:
+    """The governors ``size_fleet`` tries when none are asked for: the fixed-clock device
+    (None) and a power cap at 60 % of the profile's ``power_limit_w`` (one governed official
+    run per profile, about 13 s of CPU); only None when the profile models no power."""
+    if getattr(profile, "dvfs", None) is None or profile.power_limit_w is None:
+        return (None,)
+    return (None, f"power_cap:{round(0.6 * float(profile.power_limit_w.value)):d}")
+
+
 def default_governors(profile) -> tuple[str | None, ...]:
     """The governor candidates ``size_fleet`` tries by default: the fixed-clock device (None),
     ``performance`` (highest clock) and ``power_cap`` at 80 % and 60 % of the profile's
@@ -246,10 +255,10 @@ def size_fleet(
         join-shortest-queue (``SimulatedSUT.routing``).
     governors : tuple of (str or None), optional
         Governor specs to try (None in it: the fixed-clock device; ``'auto'``:
-        ``default_governors(profile)``, per profile); default (None,). The first is the
-        baseline of the device-count search; the others are tried on its winning
-        configuration. A governed official run costs about 13x a fixed-clock one (the device
-        model's ticks and clock-scaled service times), hence not tried by default.
+        ``default_governors(profile)``, per profile); default ``quick_governors(profile)``
+        (fixed clock and a 60 % power cap). The first is the baseline of the device-count
+        search; the others are tried on its winning configuration. A governed official run
+        costs about 13x a fixed-clock one in CPU, hence the short default.
     min_duration_s : float, optional
         Default the official min_duration (600 s).
     p99_run_s : float
@@ -310,7 +319,7 @@ def size_fleet(
             cands.append((max(lb, 1), guess, b, t_us, mu))
         cands.sort(key=lambda c: (c[0], c[1]))
         govs: tuple = ()
-        for g in (governors if governors else (None,)):
+        for g in (governors if governors else quick_governors(prof)):
             for x in (default_governors(prof) if g == "auto" else (g,)):
                 if x not in govs:
                     govs += (x,)
