@@ -54,7 +54,14 @@ class Executor:
     def __enter__(self) -> "Executor":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *exc) -> None:
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            self.abort()
+        else:
+            self.close()
+
+    def abort(self) -> None:
+        """Release the workers at once, dropping the points still running (Ctrl-C)."""
         self.close()
 
 
@@ -108,6 +115,20 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def abort(self) -> None:
+        """Terminate the worker processes: a point inside numba's compiled loop does not see
+        Ctrl-C until it ends (tens of seconds), and its result would be dropped anyway."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5.0)
+        pool.shutdown(wait=True, cancel_futures=True)  # workers gone: returns at once, queues released
 
 
 class DaskExecutor(Executor):

@@ -263,15 +263,25 @@ def run_sweep(
             count += 1
             if on_point:
                 on_point(count, len(points), err)
+    except KeyboardInterrupt:
+        # Ctrl-C: the finished points are on disk; write their table too (the rest are
+        # "missing"), so `simbench report` reads the partial sweep and --resume continues it.
+        _write_table(out, _table(points, sweeps, done))
+        raise
     finally:
         if executor is None:
             ex.close()
     table = _table(points, sweeps, done)
+    tpath = _write_table(out, table)
+    return SweepResult(out, tpath, len(points), len(todo), reused, failed, table)
+
+
+def _write_table(out: Path, table) -> Path:
     tpath = out / TABLE_NAME
     tmp = tpath.with_suffix(".parquet.tmp")
     table.to_parquet(tmp, index=False)
     os.replace(tmp, tpath)
-    return SweepResult(out, tpath, len(points), len(todo), reused, failed, table)
+    return tpath
 
 
 def _json_default(o):
