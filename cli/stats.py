@@ -56,6 +56,14 @@ def _check_confidence(value: float) -> float:
     return value
 
 
+def _check_margin(margin: float | None, p: float) -> None:
+    """--margin is in percent of probability, in (0, min(p, 1 - p)] (as the library's check,
+    which speaks in fractions: 'got -0.01' for --margin -1)."""
+    top = min(p, 1.0 - p) * 100.0
+    if margin is not None and not 0.0 < margin <= top:
+        raise _bad("--margin", f"expected percent of probability in (0, {top:g}], got {margin:g}")
+
+
 @app.command("sample-size")
 @handle_errors
 def sample_size_command(
@@ -88,6 +96,7 @@ def sample_size_command(
         rows = paper_table(confidence=conf)
     else:
         p = _fraction_from_percent(percentile, "--percentile")
+        _check_margin(margin, p)
         m = None if margin is None else margin / 100.0
         rows = (sample_size(p, confidence=conf, margin=m, multiple=multiple),)
     out = Table(title="Query requirements for statistical confidence (arXiv:1911.02549, Eq. 2)")
@@ -766,6 +775,7 @@ def required_queries_command(
         raise _bad("--trim", "give --trim auto or --warmup-s, not both")
     if warmup_s is not None and not warmup_s >= 0.0:
         raise _bad("--warmup-s", f"expected seconds >= 0, got {warmup_s:g}")
+    _check_margin(margin, p)
     run = read_trace(trace)
     latencies = run.query_latencies_ns()
     warmup: int | str = 0

@@ -496,3 +496,16 @@ def test_f18_interrupted_sweep_writes_the_table_of_its_finished_points(tmp_path)
     assert list(t["replicas"]) == [1, 2, 3]
     assert t["result_validity"].iloc[0] == "VALID"
     assert len(list((tmp_path / "s" / "points").glob("*.json"))) == 1
+
+
+# --- F20: stats --margin is in percent; its error was in fractions ---------------------
+
+
+@pytest.mark.parametrize("value", ["-1", "5", "nan", "0"])
+def test_f20_margin_errors_speak_in_percent(value):
+    r = _invoke("stats", "sample-size", "--margin", value)
+    assert r.exit_code == 2
+    # was "margin must be in (0, min(percentile, 1 - percentile)], got -0.01" for --margin -1
+    assert _error(r) == f"error: Invalid value for '--margin': expected percent of probability in (0, 1], got {value}"
+    r = _invoke("stats", "sample-size", "--margin", "0.05")
+    assert r.exit_code == 0 and "270,336" in r.stdout
