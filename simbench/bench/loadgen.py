@@ -420,7 +420,9 @@ class LoadGenerator:
         if self.spill_dir is not None:
             # Built before the clock starts: its first import of pyarrow.parquet takes ~60 ms,
             # and every Server query of that stretch was issued late (a null SUT at 1,000
-            # QPS was INVALID under this engine and VALID under LoadGen).
+            # QPS was INVALID under this engine and VALID under LoadGen). Building it also
+            # warms its whole write path (pandas, zstd: ~0.2-0.3 s), which the first spill
+            # otherwise paid during the run (docs/fidelity.md, Diagnosis).
             from simbench.trace import TraceSpill
 
             self._spill_lo = 0
