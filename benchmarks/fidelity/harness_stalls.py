@@ -8,6 +8,12 @@ time (complete - start). A stall probe (a busy loop in its own process, run befo
 says how often the machine itself takes the CPU away.
 
     python benchmarks/fidelity/harness_stalls.py --qps 600 --seconds 4 --repeats 2
+    python benchmarks/fidelity/harness_stalls.py --service-after-idle --repeats 3
+
+``--service-after-idle`` times one ONNX Runtime session of the small CNN directly (no
+harness): the median of 60 back-to-back runs per batch size (1, 2, 4, 8), of 240 runs with
+the size drawn at random from those four (mixed shapes), and of 60 batch-1 runs each after
+3 ms of sleep (service after idle).
 
 docs/fidelity.md ("Diagnosis") holds what it measured.
 """
@@ -60,12 +66,57 @@ def one_run(qps: float, seconds: float, spill: bool) -> dict:
     }
 
 
+def service_after_idle(repeats: int) -> None:
+    import onnxruntime as ort
+
+    from simbench.bench.models import model_path
+
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = 1
+    o.inter_op_num_threads = 1
+    o.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(str(model_path("small")), o, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    x = np.random.default_rng(0).standard_normal((8, *sess.get_inputs()[0].shape[1:]), dtype=np.float32)
+
+    def timed(b: int) -> float:
+        a = time.perf_counter_ns()
+        sess.run(None, {name: x[:b]})
+        return (time.perf_counter_ns() - a) / 1e6
+
+    rng = np.random.default_rng(1)
+    for b in (1, 8):
+        for _ in range(20):
+            timed(b)
+    for _ in range(repeats):
+        fixed = {b: float(np.median([timed(b) for _ in range(60)])) for b in (1, 2, 4, 8)}
+        mixed: dict[int, list[float]] = {1: [], 2: [], 4: [], 8: []}
+        for _ in range(240):
+            b = int(rng.choice([1, 2, 4, 8]))
+            mixed[b].append(timed(b))
+        idle = []
+        for _ in range(60):
+            time.sleep(0.003)
+            idle.append(timed(1))
+        print("back to back (ms)", {b: round(v, 2) for b, v in fixed.items()},
+              "| mixed shapes", {b: round(float(np.median(v)), 2) for b, v in mixed.items()},
+              f"| batch 1 after 3 ms idle {float(np.median(idle)):.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qps", type=float, default=600.0)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--service-after-idle", action="store_true", help="time ORT alone: back to back, mixed shapes, after idle")
     a = ap.parse_args(argv)
+    if a.service_after_idle:
+        import os
+
+        print(f"load average {os.getloadavg()[0]:.1f}")
+        service_after_idle(a.repeats)
+        return 0
     import os
     import sys
 

@@ -332,6 +332,21 @@ def tables(res: dict) -> str:
             pm = _peak(q, [r["measured"]["p99"] for r in s["rows"]], mres["peak_bound_ns"])
             err = pp / pm - 1 if isinstance(pp, float) and isinstance(pm, float) else None
             lines.append(f"| {s['batching']} | {f(pp)} | {f(pm)} | {_pct(err)} |")
+        lines += ["", "Acceptance (p99 within 10 % at every load up to 80 % of the measured peak; peak within 10 %):", ""]
+        for label, s in mres["server"].items():
+            q = [r["target_qps"] for r in s["rows"]]
+            pm = _peak(q, [r["measured"]["p99"] for r in s["rows"]], mres["peak_bound_ns"])
+            limit = 0.8 * (pm if isinstance(pm, float) else (q[-1] if pm == "> highest load" else 0.0))
+            rows = [r for r in s["rows"] if r["target_qps"] <= limit]
+            if not rows:
+                lines.append(f"- {s['batching']}: no load is at or below 80 % of the measured peak ({pm}).")
+                continue
+            worst = max(rows, key=lambda r: abs(r["error"]["p99"]))
+            loads_txt = ", ".join(f"{r['load']:.0%}" for r in rows)
+            lines.append(f"- {s['batching']}: loads {loads_txt} are at or below 80 % of the "
+                         f"measured peak; largest p99 error {_pct(worst['error']['p99'])} (at {worst['load']:.0%}, where the "
+                         f"repeats' own p99 spread is {worst['spread']['p99']:.0%}); "
+                         + ("meets 10 %." if abs(worst["error"]["p99"]) <= 0.10 else "does not meet 10 %."))
         c = mres["concurrency"]
         lines += ["", f"Concurrency (Offline batch 1, 2 workers vs 1): throughput x{c['throughput_ratio']:.2f} "
                   f"({c['qps_1_worker']:.2f} -> {c['qps_2_workers']:.2f} samples/s); per-batch slowdown by batches in "
