@@ -132,6 +132,8 @@ def parse_profile(text: str, origin: str) -> HardwareProfile:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ProfileError(f"{origin}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        raise ProfileError(f"{origin}: the file is empty (or only comments); expected a hardware profile (docs/profiles.md)")
     if not isinstance(data, dict):
         raise ProfileError(f"{origin}: expected a mapping at the top level, got {type(data).__name__}")
     try:
@@ -189,6 +191,8 @@ def load_profile(name_or_path: str | Path) -> HardwareProfile:
         return parse_profile(shipped.read_text(encoding="utf-8"), f"hardware_profiles/{s}.yaml")
     if path.is_file():
         return _load_profile_file(path, s)
+    if path.is_dir():
+        raise ProfileError(f"profile {s!r} is a folder; expected a shipped profile name ({', '.join(list_profiles()) or 'none'}) or a .yaml file")
     raise ProfileError(
         f"unknown profile {s!r}; shipped profiles: {', '.join(list_profiles()) or 'none'}"
         " (or pass a path to a .yaml file)"

@@ -509,3 +509,17 @@ def test_f20_margin_errors_speak_in_percent(value):
     assert _error(r) == f"error: Invalid value for '--margin': expected percent of probability in (0, 1], got {value}"
     r = _invoke("stats", "sample-size", "--margin", "0.05")
     assert r.exit_code == 0 and "270,336" in r.stdout
+
+
+# --- F21: --profile a folder / an empty YAML -----------------------------------------
+
+
+def test_f21_profile_folder_or_empty_yaml(tmp_path, monkeypatch):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
+    r = _invoke("simulate", "--profile", "adir", "--out", "o", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2  # was "unknown profile 'adir'"
+    assert _error(r) == "error: profile 'adir' is a folder; expected a shipped profile name (a100, h100, l4, t4) or a .yaml file"
+    r = _invoke("profile", "show", "empty.yaml", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2  # was "expected a mapping at the top level, got NoneType"
+    assert _error(r) == "error: empty.yaml: the file is empty (or only comments); expected a hardware profile (docs/profiles.md)"

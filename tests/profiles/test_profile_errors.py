@@ -139,9 +139,15 @@ def test_bad_yaml(text):
         parse_profile(text, ORIGIN)
 
 
-@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string", ""])
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string"])
 def test_top_level_must_be_a_mapping(text):
     with pytest.raises(ProfileError, match=rf"^{ORIGIN}: expected a mapping"):
+        parse_profile(text, ORIGIN)
+
+
+@pytest.mark.parametrize("text", ["", "# a comment\n"])
+def test_an_empty_profile_says_so(text):
+    with pytest.raises(ProfileError, match=rf"^{ORIGIN}: the file is empty \(or only comments\)"):
         parse_profile(text, ORIGIN)
 
 
