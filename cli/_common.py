@@ -366,3 +366,36 @@ def parse_scenarios(text: str) -> tuple:
             raise SimbenchInputError(f"--scenario {text}: {s.value} is given twice (each scenario runs once and writes its own folder)")
         out.append(s)
     return tuple(out)
+
+
+def lazy_progress(*columns: Any, **kwargs: Any):
+    """A ``rich.progress.Progress`` that draws nothing until its first ``update`` or
+    ``advance``: a command whose input is refused before any work (the job's first event
+    comes after every check) prints only its error line, not a bar (or, off a terminal, a
+    blank line) first."""
+    from rich.progress import Progress
+
+    class _LazyProgress(Progress):
+        _drawn = False
+
+        def __enter__(self) -> "_LazyProgress":
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            if self._drawn:
+                self.stop()
+
+        def _draw(self) -> None:
+            if not self._drawn:
+                self._drawn = True
+                self.start()
+
+        def update(self, *a: Any, **k: Any) -> None:
+            self._draw()
+            super().update(*a, **k)
+
+        def advance(self, *a: Any, **k: Any) -> None:
+            self._draw()
+            super().advance(*a, **k)
+
+    return _LazyProgress(*columns, **kwargs)

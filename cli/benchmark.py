@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from simbench.cli._common import (
+    lazy_progress,
     parse_scenarios,
     BATCHING_HELP,
     MAX_DURATION_S,
@@ -94,7 +95,7 @@ def benchmark(
     import sys
     import time
 
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from simbench.bench.job import BenchmarkOptions, benchmark_job, lag_stats
     from simbench.report import render_text, summary_to_dict
@@ -130,7 +131,7 @@ def benchmark(
         err.print(f"note: {note}", highlight=False)
     out_c = console()
     t_start = time.perf_counter()
-    with Progress(
+    with lazy_progress(  # drawn at the first scenario: input errors come first
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from simbench.cli._common import (
+    lazy_progress,
     parse_scenarios,
     BATCHING_HELP,
     MAX_DURATION_S,
@@ -78,7 +79,7 @@ def simulate(
     import sys
     import time
 
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from simbench.jobs import SimulateOptions, simulate_job
     from simbench.report import render_text, summary_to_dict
@@ -137,7 +138,7 @@ def simulate(
         err.print(f"note: --peak-criterion applies only to the Server peak search; ignored ({why})", highlight=False)
     out_c = console()
     t_start = time.perf_counter()
-    with Progress(
+    with lazy_progress(  # drawn at the first scenario: input errors come first
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

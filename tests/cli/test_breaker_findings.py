@@ -523,3 +523,13 @@ def test_f21_profile_folder_or_empty_yaml(tmp_path, monkeypatch):
     r = _invoke("profile", "show", "empty.yaml", cwd=tmp_path, monkeypatch=monkeypatch)
     assert r.exit_code == 2  # was "expected a mapping at the top level, got NoneType"
     assert _error(r) == "error: empty.yaml: the file is empty (or only comments); expected a hardware profile (docs/profiles.md)"
+
+
+# --- F22: no progress bar (or blank line) before an input error -----------------------
+
+
+@pytest.mark.parametrize("cmd", [["simulate"], ["benchmark", "--sut", "null"]])
+def test_f22_input_error_is_the_first_thing_printed(tmp_path, cmd):
+    r = run(*cmd, "--conf", "my_user.conf", "--out", "o", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: my_user.conf: cannot read conf file"), repr(r.stderr[:80])

@@ -66,7 +66,7 @@ def test_global_debug_flag_from_the_cli(tmp_path):
     r = run("--debug", "simulate", "--scenario", "Streaming", cwd=tmp_path)
     assert r.returncode == 2
     assert "Traceback (most recent call last)" in r.stderr and "SimbenchInputError" in r.stderr
-    assert r.stderr.rstrip().splitlines()[-1].startswith("error: scenario: unknown value 'Streaming'")
+    assert r.stderr.rstrip().splitlines()[-1].startswith("error: --scenario Streaming: unknown value 'Streaming'")
     r = run("simulate", "--scenario", "Streaming", cwd=tmp_path)
     assert r.returncode == 2 and "Traceback" not in r.stderr
 
