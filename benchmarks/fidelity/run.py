@@ -339,7 +339,8 @@ def tables(res: dict) -> str:
             limit = 0.8 * (pm if isinstance(pm, float) else (q[-1] if pm == "> highest load" else 0.0))
             rows = [r for r in s["rows"] if r["target_qps"] <= limit]
             if not rows:
-                lines.append(f"- {s['batching']}: no load is at or below 80 % of the measured peak ({pm}).")
+                pm_txt = pm if isinstance(pm, str) else f"{pm:.2f} QPS"
+                lines.append(f"- {s['batching']}: no load is at or below 80 % of the measured peak ({pm_txt}).")
                 continue
             worst = max(rows, key=lambda r: abs(r["error"]["p99"]))
             loads_txt = ", ".join(f"{r['load']:.0%}" for r in rows)
