@@ -362,7 +362,12 @@ def size_fleet(
             if best is not None and lb > best[0]:
                 continue
             run = runner(b, t_us, first, g0)
-            start = min(max(guess, lb), 4096)
+            # The analytic guess finds no count (its batching wait alone outlasts the bound):
+            # try from the capacity bound up to 2 lb + 8 devices only -- past saturation more
+            # devices barely shorten a shared queue's batching wait, and a 4096-device run
+            # costs minutes.
+            hopeless = guess > 4096
+            start = lb if hopeless else min(max(guess, lb), 4096)
             if best is not None:
                 start = min(start, best[0])
             nd = start
@@ -370,7 +375,7 @@ def size_fleet(
                 while nd - 1 >= lb and run(nd - 1)[0]:
                     nd -= 1
             else:
-                limit = best[0] if best is not None else 4096
+                limit = best[0] if best is not None else (min(4096, 2 * lb + 8) if hopeless else 4096)
                 while nd < limit and not run(nd)[0]:
                     nd += 1
                 if not run(nd)[0]:
