@@ -288,6 +288,13 @@ def validate_command(
         parse_governor(governor)  # a bad spec fails here, naming --governor, before any work
     if procedure and simulator is None and law is not LawName.queue:
         raise _bad("--procedure", "needs --law queue or --simulator PROFILE (a correlated law)")
+    if simulator is None:  # flags that would be parsed and ignored
+        for flag, given in (("--batching", batching != "dynamic"), ("--arrival", arrival != "poisson"),
+                            ("--model", model != "resnet50")):
+            if given:
+                raise _bad(flag, "applies to --simulator PROFILE only")
+        if utilization is not None and law is not LawName.queue:
+            raise _bad("--utilization", f"applies to --law queue or --simulator PROFILE, not to --law {law.value}")
     if simulator is None and law is not LawName.queue:
         from simbench.stats import validate
 

@@ -533,3 +533,21 @@ def test_f22_input_error_is_the_first_thing_printed(tmp_path, cmd):
     r = run(*cmd, "--conf", "my_user.conf", "--out", "o", cwd=tmp_path)
     assert r.returncode == 2
     assert r.stderr.startswith("error: my_user.conf: cannot read conf file"), repr(r.stderr[:80])
+
+
+# --- F23: stats validate flags that were parsed and ignored ---------------------------
+
+
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        (["--law", "lognormal", "--utilization", "0.5"], "error: Invalid value for '--utilization': applies to --law queue or --simulator PROFILE, not to --law lognormal"),
+        (["--law", "lognormal", "--batching", "none"], "error: Invalid value for '--batching': applies to --simulator PROFILE only"),
+        (["--law", "queue", "--utilization", "0.5", "--arrival", "mmpp:5"], "error: Invalid value for '--arrival': applies to --simulator PROFILE only"),
+        (["--law", "gamma", "--model", "bert-99"], "error: Invalid value for '--model': applies to --simulator PROFILE only"),
+    ],
+)
+def test_f23_validate_refuses_flags_of_another_law(args, expected):
+    r = _invoke("stats", "validate", *args, "--replications", "10")
+    assert r.exit_code == 2
+    assert _error(r) == expected
