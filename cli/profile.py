@@ -305,8 +305,11 @@ def _read_traces(paths: list[str]):
         if p.is_dir() and (p / "trace.parquet").is_file():
             p = p / "trace.parquet"
         if p.is_dir():
-            from simbench.bench.loadgen_logs import import_loadgen_dir
+            from simbench.bench.loadgen_logs import find_log_file, import_loadgen_dir
 
+            if find_log_file(p, "detail") is None:
+                raise TraceError(f"--trace {s}: a folder with neither trace.parquet nor a LoadGen log"
+                                 " (mlperf_log_detail.txt); expected a trace.parquet, a run's scenario folder or a LoadGen log folder")
             run = import_loadgen_dir(p)
             if run.trace is None:
                 raise TraceError(f"--trace {s}: LoadGen folder without mlperf_log_trace.json: no per-sample times to fit")

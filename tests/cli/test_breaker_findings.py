@@ -551,3 +551,11 @@ def test_f23_validate_refuses_flags_of_another_law(args, expected):
     r = _invoke("stats", "validate", *args, "--replications", "10")
     assert r.exit_code == 2
     assert _error(r) == expected
+
+
+def test_f24_profile_fit_trace_folder_without_a_trace_names_the_flag(tmp_path, monkeypatch):
+    (tmp_path / "adir").mkdir()
+    r = _invoke("profile", "fit", "--trace", "adir", "--into", "x.yaml", "--model", "m", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert r.exit_code == 2  # was "adir: no mlperf_log_detail.txt; not a LoadGen log folder"
+    assert _error(r).startswith("error: --trace adir: a folder with neither trace.parquet nor a LoadGen log")
+    assert not (tmp_path / "x.yaml").exists()
