@@ -95,7 +95,9 @@ def test_spill_parts_are_a_prefix_of_the_final_trace(tmp_path):
     parts = tmp_path / "trace.parts"
     run = LoadGenerator(NullSUT(), s, qsl_total_count=1024, qsl_performance_count=1024, spill_dir=parts, spill_every_s=0.1).run()
     files = sorted(parts.glob("part-*.parquet"))
-    assert len(files) >= 5
+    # several parts (spilled every 0.1 s of a 1.5 s run); not a timing figure: a loaded machine
+    # may spill fewer, and two are enough to check that parts read together form the prefix
+    assert len(files) >= 2
     spilled = read_trace(parts)
     assert spilled.metadata["run_status"] == "incomplete" and spilled.metadata["read_from_parts"]["parts"] == len(files)
     assert np.all(np.diff(spilled.query_id) >= 0)
