@@ -5,12 +5,15 @@ appended to the JSON-lines file as they finish, so an interrupted group keeps it
 
     python benchmarks/stats_procedure.py --group mm1 --json benchmarks/stats_procedure_results.jsonl
     python benchmarks/stats_procedure.py --group gim1 --json benchmarks/stats_procedure_results.jsonl
+    python benchmarks/stats_procedure.py --group gig1 --json benchmarks/stats_procedure_gig1.jsonl
     python benchmarks/stats_procedure.py --group simulator --json benchmarks/stats_procedure_results.jsonl
     python benchmarks/stats_procedure.py --group warmup --json benchmarks/stats_procedure_results.jsonl
     python benchmarks/stats_procedure.py --render benchmarks/stats_procedure_results.jsonl
 
 Groups: ``mm1`` = M/M/1 (QueueLaw, Poisson) at rho 0.5/0.8/0.9, p90 and p99; ``gim1`` = GI/M/1
-with bursty Gamma arrivals (shape 0.25, cv 2) at rho 0.5/0.8/0.9, p99; ``simulator`` = the
+with bursty Gamma arrivals (shape 0.25, cv 2) at rho 0.5/0.8/0.9, p99; ``gig1`` = GI/G/1 (GIG1Law)
+with Gamma(0.5) arrivals (cv 1.41) and Gamma(4) service (cv 0.5) at rho 0.5/0.8/0.9, p90 and p99, true
+quantiles from a 1e9-query reference run (8 runs, each after a 100,000-query warm-up); ``simulator`` = the
 simulator's a100 ResNet-50 Server with the profile's dynamic batcher at 50/70/90/95 % load
 (Poisson) and with bursty Gamma cv 2 arrivals at 50 %, and without batching at 50 % (about M/D/1:
 Poisson arrivals, near-deterministic service, i.e. a GI/G/1 queue with non-exponential service), p99; ``warmup`` = i.i.d. latencies whose
@@ -39,6 +42,13 @@ def _rows(group: str, args):
     elif group == "gim1":
         for rho in (0.5, 0.8, 0.9):
             yield f"GI/M/1 Gamma(0.25) arrivals rho={rho}", QueueLaw(rho, arrival_shape=0.25), 0.99
+    elif group == "gig1":
+        from simbench.stats import GIG1Law
+
+        for rho in (0.5, 0.8, 0.9):
+            for p in (0.9, 0.99):
+                yield (f"GI/G/1 Gamma(0.5) arrivals Gamma(4) service rho={rho}",
+                       GIG1Law(rho, arrival_shape=0.5, service_shape=4.0, reference_queries=args.gig1_reference), p)
     elif group == "simulator":
         from simbench.plan.coverage import SimulatorLaw
 
@@ -80,11 +90,13 @@ def _warmup(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--group", choices=("mm1", "gim1", "simulator", "warmup"))
+    parser.add_argument("--group", choices=("mm1", "gim1", "gig1", "simulator", "warmup"))
     parser.add_argument("--replications", type=int, default=300, help="pilot runs per row")
     parser.add_argument("--budget", type=float, default=6e9, help="fresh-run queries per row (Geyer)")
     parser.add_argument("--reference-queries", type=int, default=20_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--gig1-reference", type=int, default=1_000_000_000,
+                        help="gig1: queries of the reference run giving the true quantiles")
     parser.add_argument("--warmup-replications", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", default=None, help="run only rows whose label matches this regular expression "
@@ -118,6 +130,11 @@ def main() -> None:
                                     direct_methods=("geyer",), budget_queries=args.budget, true_tau=true_tau,
                                     seed=args.seed)
         row = {"group": args.group, "label": label, "wall_s": time.perf_counter() - start, **asdict(result)}
+        if args.group == "gig1":  # the reference quantiles and their own error (no closed form)
+            m = sample_size(p).margin
+            row["reference"] = {"queries": law.reference_queries, "runs": law.reference_runs,
+                                "warmup_queries": law.warmup_queries,
+                                "quantiles_ns": {f"{q:.6g}": law.reference_quantile(q) for q in (p - m, p, p + m)}}
         print(json.dumps(row), flush=True)
         if args.json:
             with open(args.json, "a") as f:

@@ -204,7 +204,8 @@ def validate_command(
                                  " power_cap:260); default the fixed-clock device.", rich_help_panel=_LAW)
     ] = None,
     reference_queries: Annotated[
-        int, typer.Option(help="--simulator: length of the reference sample giving the true quantiles.",
+        int, typer.Option(help="--simulator, or queue with --service-shape: length of the reference sample giving "
+                          "the true quantiles.",
                           rich_help_panel=_SIM)
     ] = 50_000_000,
     min_restore_replications: Annotated[
@@ -221,6 +222,11 @@ def validate_command(
     ] = 0,
     arrival_shape: Annotated[
         float, typer.Option(help="queue: Gamma shape of inter-arrivals (1 = Poisson, <1 bursty).", rich_help_panel=_LAW)
+    ] = 1.0,
+    service_shape: Annotated[
+        float, typer.Option(help="queue: Gamma shape of service times (1 = exponential, GI/M/1 with exact quantiles;"
+                            " otherwise GI/G/1, true quantiles from a --reference-queries run after a 100,000-query"
+                            " warm-up; 4 = CV 0.5).", rich_help_panel=_LAW)
     ] = 1.0,
     restore: Annotated[
         bool, typer.Option(help="queue: also simulate at the corrected count n*tau.", rich_help_panel=_SIM)
@@ -286,6 +292,12 @@ def validate_command(
         from simbench.sim.governors import parse_governor
 
         parse_governor(governor)  # a bad spec fails here, naming --governor, before any work
+    if not service_shape > 0:
+        raise _bad("--service-shape", f"expected a Gamma shape > 0, got {service_shape}")
+    if service_shape != 1.0 and (simulator is not None or law is not LawName.queue):
+        raise _bad("--service-shape", "applies to --law queue only")
+    if service_shape != 1.0 and reference_queries < 16_000:
+        raise _bad("--reference-queries", f"expected at least 16,000 for --service-shape, got {reference_queries}")
     if procedure and simulator is None and law is not LawName.queue:
         raise _bad("--procedure", "needs --law queue or --simulator PROFILE (a correlated law)")
     if simulator is None:  # flags that would be parsed and ignored
@@ -312,7 +324,8 @@ def validate_command(
         return
     if procedure:
         laws = (_simulator_laws(simulator, model, rhos, batching, arrival, reference_queries, workers, governor)
-                if simulator is not None else _queue_laws(rhos, mean_ms, arrival_shape))
+                if simulator is not None
+                else _queue_laws(rhos, mean_ms, arrival_shape, service_shape, reference_queries))
         budget = (3e8 if simulator is not None else 3e10) if budget_queries is None else budget_queries
         jobs = [(label, repr(chosen), _procedure_run(chosen, p, conf, queries, replications, seed, budget, tau_method))
                 for label, chosen in laws]
@@ -321,8 +334,8 @@ def validate_command(
                                3e8 if budget_queries is None else budget_queries, reference_queries, workers,
                                min_restore_replications, tau_method, governor)
     else:
-        jobs = _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, seed, restore,
-                           3e10 if budget_queries is None else budget_queries, tau_method)
+        jobs = _queue_jobs(rhos, mean_ms, arrival_shape, service_shape, reference_queries, p, conf, queries,
+                           replications, seed, restore, 3e10 if budget_queries is None else budget_queries, tau_method)
     rows, interrupted = _run_rows(jobs)
     if rows:
         if json_out:
@@ -381,12 +394,21 @@ def _utilizations(values: list[str] | None) -> list[float]:
     return rhos
 
 
-def _queue_laws(rhos, mean_ms, arrival_shape):
-    from simbench.stats import QueueLaw
+def _queue_law(rho, mean_ms, arrival_shape, service_shape, reference_queries):
+    """(label, law): GI/M/1 ``QueueLaw`` for exponential service, else ``GIG1Law`` (Gamma service)."""
+    from simbench.stats import GIG1Law, QueueLaw
 
     arrivals = "Poisson" if arrival_shape == 1.0 else f"Gamma k={arrival_shape:g}"
-    return [(f"{rho:g}, {arrivals}", QueueLaw(utilization=rho, arrival_shape=arrival_shape,
-                                              mean_service_ns=mean_ms * 1e6)) for rho in rhos]
+    if service_shape == 1.0:
+        return f"{rho:g}, {arrivals}", QueueLaw(utilization=rho, arrival_shape=arrival_shape,
+                                                mean_service_ns=mean_ms * 1e6)
+    return (f"{rho:g}, {arrivals}, Gamma k={service_shape:g} service",
+            GIG1Law(utilization=rho, arrival_shape=arrival_shape, mean_service_ns=mean_ms * 1e6,
+                    service_shape=service_shape, reference_queries=int(reference_queries)))
+
+
+def _queue_laws(rhos, mean_ms, arrival_shape, service_shape=1.0, reference_queries=0):
+    return [_queue_law(rho, mean_ms, arrival_shape, service_shape, reference_queries) for rho in rhos]
 
 
 def _simulator_laws(profile, model, rhos, batching, arrival, reference_queries, workers, governor=None):
@@ -417,14 +439,12 @@ def _procedure_run(law, p, conf, queries, replications, seed, budget, tau_method
     return run
 
 
-def _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, seed, restore, budget, tau_method):
+def _queue_jobs(rhos, mean_ms, arrival_shape, service_shape, reference_queries, p, conf, queries, replications,
+                seed, restore, budget, tau_method):
     """One (label, run) pair per utilization; every law is built (and validated) before any runs."""
-    from simbench.stats import QueueLaw
-
     jobs = []
     for rho in rhos:
-        queue = QueueLaw(utilization=rho, arrival_shape=arrival_shape, mean_service_ns=mean_ms * 1e6)
-        arrivals = "Poisson" if arrival_shape == 1.0 else f"Gamma k={arrival_shape:g}"
+        label, queue = _queue_law(rho, mean_ms, arrival_shape, service_shape, reference_queries)
 
         def run(queue=queue):
             from simbench.stats import validate_correlated
@@ -434,7 +454,7 @@ def _queue_jobs(rhos, mean_ms, arrival_shape, p, conf, queries, replications, se
                                          budget_queries=budget, tau_method=tau_method)
             return {"result": result}
 
-        jobs.append((f"{rho:g}, {arrivals}", repr(queue), run))
+        jobs.append((label, repr(queue), run))
     return jobs
 
 

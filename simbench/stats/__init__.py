@@ -73,6 +73,7 @@ Monte Carlo validation (imported on first use; needs numba)
 ``LogNormalLaw`` ``GammaLaw``      i.i.d. latency laws
 ``EmpiricalLaw``                   resampling observed latencies (a trace)
 ``QueueLaw``                       autocorrelated GI/M/1 sojourn times
+``GIG1Law``                        GI/G/1 sojourn times (Gamma service; reference-run quantiles)
 ``ReplicatedLaw``                  protocol for laws that run their own replications
                                    (``simbench.plan.coverage.SimulatorLaw``: the simulator)
 ``validate_correlated``            shortfall under autocorrelation and its correction
@@ -150,6 +151,7 @@ _MONTECARLO = (
     "CoverageEstimate",
     "EmpiricalLaw",
     "GammaLaw",
+    "GIG1Law",
     "LogNormalLaw",
     "QueueLaw",
     "ReplicatedLaw",
@@ -194,6 +196,7 @@ __all__ = [
     "EmpiricalLaw",
     "ExactSampleSizeResult",
     "GammaLaw",
+    "GIG1Law",
     "LogNormalLaw",
     "OperatingCharacteristic",
     "PercentileConfidenceInterval",

@@ -196,13 +196,37 @@ def _initial_wait(s, sigma):
     return 0.0
 
 
-@nb.njit(cache=True, parallel=True)
-def queue_threshold_counts(arrival_shape, utilization, sigma, states, query_count, thresholds):
-    """Counts (R, K, 2) of GI/M/1 FCFS sojourn times (unit mean service) by the Lindley recursion.
+@nb.njit(inline="always")
+def _service(s, service_shape):
+    # unit mean; shape 1 is the exponential, drawn exactly as GI/M/1 always has (same stream)
+    if service_shape == 1.0:
+        return _exponential(s)
+    return _gamma(s, service_shape, 1.0 / service_shape)
 
-    Each replication starts from the arrival-stationary waiting time, so the
-    sojourn times are a stationary, autocorrelated sequence with Exp(1 - sigma)
-    marginals.
+
+@nb.njit(inline="always")
+def _start_wait(s, arrival_shape, mean_interarrival, sigma, service_shape, warmup):
+    """Waiting time of the first counted query.
+
+    ``sigma >= 0``: drawn from the GI/M/1 stationary law (no warm-up needed). ``sigma < 0``
+    (GI/G/1, no closed form): start empty and discard ``warmup`` queries of the recursion.
+    """
+    if sigma >= 0.0:
+        wait = _initial_wait(s, sigma)
+    else:
+        wait = 0.0
+    for _ in range(warmup):
+        wait = max(0.0, wait + _service(s, service_shape) - _interarrival(s, arrival_shape, mean_interarrival))
+    return wait
+
+
+@nb.njit(cache=True, parallel=True)
+def queue_threshold_counts(arrival_shape, utilization, sigma, service_shape, warmup, states, query_count, thresholds):
+    """Counts (R, K, 2) of GI/G/1 FCFS sojourn times (unit mean service) by the Lindley recursion.
+
+    Exponential service (``service_shape`` 1) with ``sigma`` the GI/M/1 root starts from the
+    arrival-stationary waiting time: a stationary, autocorrelated sequence with Exp(1 - sigma)
+    marginals. Gamma service starts empty and discards ``warmup`` queries (``_start_wait``).
     """
     replications = states.shape[0]
     counts = np.zeros((replications, thresholds.size, 2), dtype=np.int64)
@@ -210,12 +234,12 @@ def queue_threshold_counts(arrival_shape, utilization, sigma, states, query_coun
     for r in nb.prange(replications):
         s = states[r].copy()
         buffer = np.empty(_BUFFER)
-        wait = _initial_wait(s, sigma)
+        wait = _start_wait(s, arrival_shape, mean_interarrival, sigma, service_shape, warmup)
         done = 0
         while done < query_count:
             m = min(_BUFFER, query_count - done)
             for i in range(m):
-                sojourn = wait + _exponential(s)
+                sojourn = wait + _service(s, service_shape)
                 buffer[i] = sojourn
                 wait = max(0.0, sojourn - _interarrival(s, arrival_shape, mean_interarrival))
             _count_into(buffer, m, thresholds, counts[r])
@@ -224,17 +248,48 @@ def queue_threshold_counts(arrival_shape, utilization, sigma, states, query_coun
 
 
 @nb.njit(cache=True)
-def queue_sample(arrival_shape, utilization, sigma, state, query_count):
+def queue_sample(arrival_shape, utilization, sigma, service_shape, warmup, state, query_count):
     """One replication's sojourn times, exactly the sequence ``queue_threshold_counts`` counts."""
     s = state.copy()
     out = np.empty(query_count)
     mean_interarrival = 1.0 / utilization
-    wait = _initial_wait(s, sigma)
+    wait = _start_wait(s, arrival_shape, mean_interarrival, sigma, service_shape, warmup)
     for i in range(query_count):
-        sojourn = wait + _exponential(s)
+        sojourn = wait + _service(s, service_shape)
         out[i] = sojourn
         wait = max(0.0, sojourn - _interarrival(s, arrival_shape, mean_interarrival))
     return out
+
+
+@nb.njit(cache=True, parallel=True)
+def queue_histogram(arrival_shape, utilization, sigma, service_shape, warmup, states, query_count, low, width, bins):
+    """Per replication: sojourn times below ``low`` (R,), counts in ``bins`` equal bins from ``low`` (R, bins),
+    and the sum and sum of squares of the sojourn times (R,) each.
+
+    Values at or above ``low + bins * width`` are counted in neither (the caller knows ``query_count``).
+    For the reference quantiles of a law without a closed form.
+    """
+    replications = states.shape[0]
+    below = np.zeros(replications, dtype=np.int64)
+    counts = np.zeros((replications, bins), dtype=np.int64)
+    sums = np.zeros(replications)
+    squares = np.zeros(replications)
+    mean_interarrival = 1.0 / utilization
+    for r in nb.prange(replications):
+        s = states[r].copy()
+        wait = _start_wait(s, arrival_shape, mean_interarrival, sigma, service_shape, warmup)
+        for _ in range(query_count):
+            sojourn = wait + _service(s, service_shape)
+            wait = max(0.0, sojourn - _interarrival(s, arrival_shape, mean_interarrival))
+            sums[r] += sojourn
+            squares[r] += sojourn * sojourn
+            if sojourn < low:
+                below[r] += 1
+            else:
+                j = int((sojourn - low) / width)
+                if j < bins:
+                    counts[r, j] += 1
+    return below, counts, sums, squares
 
 
 @nb.njit(cache=True)
@@ -252,7 +307,8 @@ def batch_means(values, threshold, batch_size):
 
 
 @nb.njit(cache=True, parallel=True)
-def queue_threshold_counts_each(arrival_shape, utilization, sigma, states, query_counts, thresholds):
+def queue_threshold_counts_each(arrival_shape, utilization, sigma, service_shape, warmup, states, query_counts,
+                                thresholds):
     """``queue_threshold_counts`` with its own query count per replication (the procedure's fresh runs)."""
     replications = states.shape[0]
     counts = np.zeros((replications, thresholds.size, 2), dtype=np.int64)
@@ -260,13 +316,13 @@ def queue_threshold_counts_each(arrival_shape, utilization, sigma, states, query
     for r in nb.prange(replications):
         s = states[r].copy()
         buffer = np.empty(_BUFFER)
-        wait = _initial_wait(s, sigma)
+        wait = _start_wait(s, arrival_shape, mean_interarrival, sigma, service_shape, warmup)
         done = 0
         query_count = query_counts[r]
         while done < query_count:
             m = min(_BUFFER, query_count - done)
             for i in range(m):
-                sojourn = wait + _exponential(s)
+                sojourn = wait + _service(s, service_shape)
                 buffer[i] = sojourn
                 wait = max(0.0, sojourn - _interarrival(s, arrival_shape, mean_interarrival))
             _count_into(buffer, m, thresholds, counts[r])
@@ -275,10 +331,11 @@ def queue_threshold_counts_each(arrival_shape, utilization, sigma, states, query
 
 
 @nb.njit(cache=True, parallel=True)
-def queue_batch_counts(arrival_shape, utilization, sigma, states, batches, batch_size, thresholds):
+def queue_batch_counts(arrival_shape, utilization, sigma, service_shape, warmup, states, batches, batch_size,
+                       thresholds):
     """Per replication and batch, how many sojourn times are <= each threshold: (R, batches, K).
 
-    Streams ``batches * batch_size`` stationary GI/M/1 sojourn times per replication without
+    Streams ``batches * batch_size`` stationary GI/G/1 sojourn times per replication without
     keeping them, for the reference autocorrelation time by batch means.
     """
     replications = states.shape[0]
@@ -286,10 +343,10 @@ def queue_batch_counts(arrival_shape, utilization, sigma, states, batches, batch
     mean_interarrival = 1.0 / utilization
     for r in nb.prange(replications):
         s = states[r].copy()
-        wait = _initial_wait(s, sigma)
+        wait = _start_wait(s, arrival_shape, mean_interarrival, sigma, service_shape, warmup)
         for b in range(batches):
             for i in range(batch_size):
-                sojourn = wait + _exponential(s)
+                sojourn = wait + _service(s, service_shape)
                 wait = max(0.0, sojourn - _interarrival(s, arrival_shape, mean_interarrival))
                 for j in range(thresholds.size):
                     counts[r, b, j] += sojourn <= thresholds[j]

@@ -198,8 +198,7 @@ def reference_tau(
         batch_size = max(1000, int(50 * guess))
     batches = int(max(20, min(batches, budget_queries // (runs * batch_size))))
     states = _kernels.replication_states(np.random.SeedSequence([seed, _REFERENCE_STREAM]), runs)
-    code, a, b, _, _ = law._kernel_arguments()
-    counts = _kernels.queue_batch_counts(a, b, law.sigma, states, int(batches), int(batch_size), thresholds)
+    counts = _kernels.queue_batch_counts(*law._queue_arguments(), states, int(batches), int(batch_size), thresholds)
     means = counts / batch_size  # (runs, batches, K)
     per_run = batch_size * means.var(axis=1, ddof=1) / (q * (1.0 - q))
     return per_run.mean(axis=0), per_run.std(axis=0, ddof=1) / math.sqrt(runs)
@@ -260,8 +259,8 @@ def fresh_run_coverage(query_counts, percentile: float, margin: float, tau_low: 
 
 def _pilot(law, n0: int, seed: int, replication: int, states: np.ndarray | None) -> np.ndarray:
     if isinstance(law, QueueLaw):
-        _, a, b, _, unit = law._kernel_arguments()
-        return _kernels.queue_sample(a, b, law.sigma, states[replication], n0) * unit
+        unit = law._kernel_arguments()[4]
+        return _kernels.queue_sample(*law._queue_arguments(), states[replication], n0) * unit
     return law.sample(n0, seed=seed * 16 + _PILOT_STREAM, replication=replication)
 
 
@@ -269,8 +268,8 @@ def _fresh_counts(law, query_counts: np.ndarray, seed: int, method_index: int, t
     if isinstance(law, QueueLaw):
         states = _kernels.replication_states(np.random.SeedSequence([seed, _FRESH_STREAM, method_index]),
                                              query_counts.size)
-        _, a, b, _, unit = law._kernel_arguments()
-        return _kernels.queue_threshold_counts_each(a, b, law.sigma, states, query_counts.astype(np.int64),
+        unit = law._kernel_arguments()[4]
+        return _kernels.queue_threshold_counts_each(*law._queue_arguments(), states, query_counts.astype(np.int64),
                                                     np.ascontiguousarray(thresholds / unit))
     return law.threshold_counts_each(query_counts, seed * 16 + _FRESH_STREAM + 4 * method_index, thresholds)
 

@@ -99,3 +99,18 @@ def test_validate_procedure_end_to_end_json():
     assert 23_886 * 4 < geyer["corrected_median"] < 23_886 * 12
     bad = run("validate", "--law", "lognormal", "--procedure")
     assert bad.returncode == 2 and "--procedure" in bad.stderr
+
+
+def test_validate_gig1_service_shape_and_its_errors():
+    import json
+
+    r = run("validate", "--law", "queue", "--utilization", "0.5", "--service-shape", "4", "--arrival-shape", "0.5",
+            "--percentile", "90", "--queries", "2000", "--replications", "50", "--no-restore",
+            "--reference-queries", "2000000", "--json")
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads(r.stdout)["rows"]
+    assert "GIG1Law" in row["law"] and "service_shape=4.0" in row["law"] and "Gamma k=4 service" in row["label"]
+    bad = run("validate", "--law", "queue", "--service-shape", "0")
+    assert bad.returncode == 2 and "--service-shape" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run("validate", "--law", "lognormal", "--service-shape", "4")
+    assert bad.returncode == 2 and "--service-shape" in bad.stderr

@@ -65,7 +65,7 @@ def test_queue_sojourn_time_is_exponential_gim1_oracle(utilization, arrival_shap
     lst = (1 + (1 - law.sigma) / (arrival_shape * utilization)) ** -arrival_shape
     assert law.sigma == pytest.approx(lst, abs=1e-12)
     states = _kernels.replication_states(5, 3000)
-    first = np.array([_kernels.queue_sample(arrival_shape, utilization, law.sigma, s, 50) for s in states])
+    first = np.array([_kernels.queue_sample(*law._queue_arguments(), s, 50) for s in states])
     exact = stats.expon(scale=law.mean)
     for column in (0, 49):
         assert stats.kstest(first[:, column], exact.cdf).pvalue > 1e-3

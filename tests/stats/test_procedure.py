@@ -23,9 +23,9 @@ def test_varying_length_kernel_counts_what_queue_sample_draws():
     lengths = np.array([1000, 5000, 123], dtype=np.int64)
     thresholds = np.array([law.quantile(0.5), law.quantile(0.9)]) / law.mean_service_ns
     _, a, b, _, _ = law._kernel_arguments()
-    counts = _kernels.queue_threshold_counts_each(a, b, law.sigma, states, lengths, thresholds)
+    counts = _kernels.queue_threshold_counts_each(*law._queue_arguments(), states, lengths, thresholds)
     for r in range(3):
-        x = _kernels.queue_sample(a, b, law.sigma, states[r], int(lengths[r]))
+        x = _kernels.queue_sample(*law._queue_arguments(), states[r], int(lengths[r]))
         for j, v in enumerate(thresholds):
             assert counts[r, j, 0] == np.count_nonzero(x < v) and counts[r, j, 1] == np.count_nonzero(x <= v)
 
