@@ -454,7 +454,7 @@ class GIG1Law(QueueLaw):
         each = np.array([self._histogram_quantile(int(ref["below"][r]), ref["counts"][r], ref["per_run"],
                                                   ref["low"], ref["width"], q) for r in range(len(ref["below"]))])
         unit = float(self.mean_service_ns)
-        return pooled * unit, float(each.std(ddof=1) / math.sqrt(each.size)) * unit
+        return float(pooled) * unit, float(each.std(ddof=1) / math.sqrt(each.size)) * unit
 
     def quantile(self, probability: float) -> float:
         """Reference sojourn-time quantile in ns (:meth:`reference_quantile`)."""
