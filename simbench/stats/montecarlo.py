@@ -342,8 +342,8 @@ class GIG1Law(QueueLaw):
     warmup_queries : int, default 100,000
         Each run starts empty and discards this many queries of the recursion first (no
         closed-form stationary law to start from). The relaxation time of the queue is about
-        ``(1 + c_s^2) / (2 (1 - sqrt(ρ))^2)`` service times (≈ 180 at ρ = 0.9, CV 0.5), so the
-        default is hundreds of relaxation times.
+        ``(c_a^2 + c_s^2) / (2 (1 - sqrt(ρ))^2)`` service times in heavy traffic (≈ 430 at ρ = 0.9,
+        c_a^2 = 2, c_s^2 = 0.25), so the default is hundreds of relaxation times.
     reference_queries : int, default 1e9
         Total queries of the reference run giving the true quantiles (split over
         ``reference_runs`` independent runs, each with its own warm-up).
