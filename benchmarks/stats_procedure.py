@@ -163,6 +163,23 @@ def render_compact(path: str) -> None:
               f"{'–' if below != below else f'{100 * below:.0f} %'} | {100 * g['flagged']:.0f} % | "
               f"{g['corrected_median']:,} [{g['corrected_p10']:,}, {g['corrected_p90']:,}] | {direct} | {cond} | "
               f"{row['wall_s']:.0f} |")
+    _render_references(rows)
+
+
+def _render_references(rows) -> None:
+    """gig1 rows: the reference quantiles and their own error, also on the probability scale."""
+    for row in rows:
+        ref = row.get("reference")
+        if not ref:
+            continue
+        (q_low, (x_low, _)), (_, (x_mid, se_mid)), (q_high, (x_high, _)) = sorted(
+            (float(q), v) for q, v in ref["quantiles_ns"].items())
+        density = (q_high - q_low) / (x_high - x_low)  # probability per ns around xi_p
+        print(f"\n{row['label']}, p{100 * row['percentile']:g}: reference {ref['queries']:.3g} queries "
+              f"({ref['runs']} runs, each after a {ref['warmup_queries']:,}-query warm-up): "
+              f"xi_p = {x_mid / 1e6:.5f} ms +- {se_mid / 1e6:.5f} ({100 * se_mid / x_mid:.3f} %); "
+              f"on the probability scale +- {density * se_mid:.2e} = {100 * density * se_mid / row['margin']:.1f} % "
+              f"of the margin m = {row['margin']:g}")
 
 
 def _pct(value, se=None) -> str:
